@@ -1,0 +1,5 @@
+"""Allow ``python -m safemed``."""
+
+from safemed.cli.main import main
+
+main()
