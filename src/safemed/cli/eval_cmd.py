@@ -1,0 +1,123 @@
+"""``safemed eval``: run benchmarks against a model and write a resumable run folder."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from safemed.backends import BackendOptions, Budget, GenerationParams
+from safemed.cli.display import console, err_console, results_table, sample_progress
+from safemed.errors import ConfigError
+from safemed.evaluate.mcq import McqSettings
+from safemed.evaluate.run import EngineSettings, EvalRun
+from safemed.settings import data_dir as default_data_dir
+
+EXIT_INCOMPLETE = 4
+EXIT_INTERRUPTED = 130
+
+
+def split_names(values: tuple[str, ...]) -> list[str]:
+    """``("a,b", "c")`` → ``["a", "b", "c"]`` (repeatable, comma-separated option)."""
+    names = [n.strip() for v in values for n in v.split(",") if n.strip()]
+    if not names:
+        raise ConfigError("give at least one --benchmark")
+    return names
+
+
+def run_and_report(model: str, benchmarks: list[str], out: Path, data_dir: Path, settings: McqSettings,
+                   engine: EngineSettings, quiet: bool) -> dict[str, Any]:
+    """Plan, run with a progress bar, print the table, and exit non-zero when incomplete."""
+    run = EvalRun.prepare(model, benchmarks, out, data_dir, settings, engine)
+    try:
+        with sample_progress(run.counts, enabled=not quiet) as hook:
+            results, stats = run.execute(hook)
+    except KeyboardInterrupt:
+        err_console.print(f"[yellow]interrupted[/]: finished samples are cached in {out}; "
+                          "run the same command again to resume")
+        sys.exit(EXIT_INTERRUPTED)
+    console.print(results_table(results))
+    retries = sum(stats["retries"].values())
+    err_console.print(f"{stats['requests']} requests, {stats['cache_hits']} cached, {retries} retries "
+                      f"{stats['retries'] or ''}, {stats['prompt_tokens'] + stats['completion_tokens']} tokens; "
+                      f"wrote {out}/results.json, samples.jsonl, manifest.json")
+    if not results["complete"]:
+        err_console.print("[red]incomplete[/]: some requests failed after every retry (n_error); "
+                          "run the same command again to retry them")
+        sys.exit(EXIT_INCOMPLETE)
+    return results
+
+
+def engine_options(func):  # type: ignore[no-untyped-def]
+    """Options shared by every command that talks to a model."""
+    options = [
+        click.option("--concurrency", type=click.IntRange(1), default=16, show_default=True,
+                     help="Requests in flight at once."),
+        click.option("--max-attempts", type=click.IntRange(1), default=6, show_default=True,
+                     help="Attempts per request (429/5xx/timeouts are retried with backoff)."),
+        click.option("--timeout", type=float, default=120.0, show_default=True, help="Per-request timeout (s)."),
+        click.option("--api-key-env", default="OPENAI_API_KEY", show_default=True,
+                     help="Environment variable holding the API key for openai/ specs."),
+        click.option("--cache", "cache_path", type=click.Path(path_type=Path), default=None,
+                     help="Response cache (SQLite); default OUT/cache.sqlite. Share one to reuse answers."),
+        click.option("--max-tokens", "budget_tokens", type=click.IntRange(1), default=None,
+                     help="Stop cleanly once this many tokens were spent (resumable)."),
+        click.option("--max-cost", type=float, default=None,
+                     help="Stop cleanly once this cost was spent (needs --price-input/--price-output)."),
+        click.option("--price-input", type=float, default=0.0, show_default=True,
+                     help="Price per million prompt tokens, for cost accounting."),
+        click.option("--price-output", type=float, default=0.0, show_default=True,
+                     help="Price per million completion tokens, for cost accounting."),
+        click.option("--parallel", type=click.IntRange(1), default=4, show_default=True,
+                     help="Decoding slots of a local/ GGUF model."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def engine_settings(concurrency: int, max_attempts: int, timeout: float, api_key_env: str, cache_path: Path | None,
+                    budget_tokens: int | None, max_cost: float | None, price_input: float, price_output: float,
+                    parallel: int) -> EngineSettings:
+    if max_cost is not None and not (price_input or price_output):
+        raise ConfigError("--max-cost needs --price-input and/or --price-output to count cost")
+    return EngineSettings(
+        concurrency=concurrency, max_attempts=max_attempts, timeout=timeout, cache_path=cache_path,
+        budget=Budget(max_tokens=budget_tokens, max_cost=max_cost, price_input=price_input,
+                      price_output=price_output),
+        backend=BackendOptions(api_key_env=api_key_env, timeout=timeout, pool_size=max(concurrency, 16),
+                               local_parallel=parallel))
+
+
+@click.command("eval")
+@click.option("--model", "model", required=True, metavar="SPEC",
+              help="openai/NAME@URL, local/default or local/PATH.")
+@click.option("--benchmark", "benchmarks", required=True, multiple=True, metavar="NAME[,NAME…]",
+              help="Benchmark names (see `safemed benchmarks`), mcq:PATH for your own JSONL; repeatable.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Run folder; re-running with the same folder resumes.")
+@click.option("--limit", type=click.IntRange(1), default=None, help="First N items of each benchmark.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for sampling, shuffling and CIs.")
+@click.option("--shuffle/--no-shuffle", default=False, show_default=True, help="Shuffle option order (seeded).")
+@click.option("--temperature", type=float, default=0.0, show_default=True)
+@click.option("--max-new-tokens", type=click.IntRange(1), default=512, show_default=True,
+              help="Generation length limit per answer.")
+@click.option("--n-boot", type=click.IntRange(100), default=2000, show_default=True, help="Bootstrap resamples.")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None,
+              help="Benchmark data folder [default: $SAFEMED_DATA_DIR or ./data].")
+@click.option("--skip-bad-rows", is_flag=True, help="Skip and count malformed data rows instead of stopping.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@engine_options
+def eval_command(model: str, benchmarks: tuple[str, ...], out: Path, limit: int | None, seed: int, shuffle: bool,
+                 temperature: float, max_new_tokens: int, n_boot: int, data_dir: Path | None, skip_bad_rows: bool,
+                 quiet: bool, **engine: object) -> None:
+    """Evaluate MODEL on benchmarks; writes OUT/samples.jsonl, results.json, manifest.json.
+
+    Example: safemed eval --model openai/llama3@http://127.0.0.1:8000/v1 --benchmark medqa,pubmedqa --out runs/a
+    """
+    settings = McqSettings(params=GenerationParams(temperature=temperature, max_tokens=max_new_tokens, seed=seed),
+                           limit=limit, seed=seed, shuffle=shuffle, n_boot=n_boot, skip_bad_rows=skip_bad_rows)
+    run_and_report(model, split_names(benchmarks), out, default_data_dir(data_dir), settings,
+                   engine_settings(**engine), quiet)  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""L2 evaluation stage: run benchmarks against a model and write a run artifact."""

@@ -1,0 +1,161 @@
+"""Multiple-choice evaluation: prompt → model → extracted letter(s) → exact-set score → results.
+
+This is the capability half of SafeMed-R1's evaluation (§4, Table 1: MedQA, MedMCQA, MMLU-med,
+PubMedQA, CMExam, PediaBench, MedEthicEval, SafetyBench …), run zero-shot through the cached
+request engine. Samples stream in dataset order to ``samples.jsonl``; per benchmark we report
+``n``, ``accuracy`` with a seeded bootstrap ``ci95``, ``n_invalid`` (no extractable answer,
+scored wrong) and per-subject breakdowns, plus a ``macro_average`` over benchmarks with a
+stratified-bootstrap CI. Requests that fail after every retry are excluded, counted as
+``n_error`` and make the run ``complete: false`` (re-running retries just those).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from safemed.backends import GenerationParams, RequestEngine
+from safemed.datasets import Benchmark
+from safemed.errors import DataError
+from safemed.evaluate.extract import extract_answer
+from safemed.evaluate.prompts import PROMPT_VERSION, PreparedItem, prepare, render
+from safemed.evaluate.streaming import ordered_map
+from safemed.records import MCQItem
+from safemed.stats import bootstrap_ci, macro_average_ci
+
+SAMPLES = "samples.jsonl"
+RESULTS = "results.json"
+
+
+@dataclass(frozen=True)
+class McqSettings:
+    """What shapes an MCQ run's numbers (recorded in results.json and the manifest)."""
+
+    params: GenerationParams = field(default_factory=GenerationParams)
+    limit: int | None = None
+    seed: int = 0
+    shuffle: bool = False
+    n_boot: int = 2000
+    skip_bad_rows: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"params": self.params.as_dict(), "limit": self.limit, "seed": self.seed, "shuffle": self.shuffle,
+                "n_boot": self.n_boot, "ci": "percentile bootstrap, 95%", "prompt_version": PROMPT_VERSION,
+                "skip_bad_rows": self.skip_bad_rows}
+
+
+@dataclass
+class Tally:
+    """Running per-benchmark counts; scores are kept as one byte each so memory stays small."""
+
+    language: str = "en"
+    correct: bytearray = field(default_factory=bytearray)
+    invalid: int = 0
+    errors: int = 0
+    multi: int = 0
+    bad_rows: list[str] = field(default_factory=list)
+    subjects: dict[str, bytearray] = field(default_factory=dict)
+
+    def add(self, subject: str | None, correct: bool, invalid: bool, multi: bool) -> None:
+        self.correct.append(int(correct))
+        self.invalid += int(invalid)
+        self.multi += int(multi)
+        if subject:
+            self.subjects.setdefault(subject, bytearray()).append(int(correct))
+
+
+def score_block(correct: bytearray, *, n_boot: int, seed: int) -> dict[str, Any]:
+    """``n``, ``accuracy`` and ``ci95`` of a 0/1 sequence."""
+    values = list(correct)
+    n = len(values)
+    if n == 0:
+        return {"n": 0, "accuracy": None, "ci95": None}
+    low, high = bootstrap_ci(values, n_boot=n_boot, seed=seed)
+    return {"n": n, "accuracy": sum(values) / n, "ci95": [low, high]}
+
+
+def summarise(tallies: dict[str, Tally], settings: McqSettings) -> dict[str, Any]:
+    """The ``benchmarks`` and ``macro_average`` sections of results.json."""
+    section: dict[str, Any] = {}
+    for name, tally in tallies.items():
+        block = score_block(tally.correct, n_boot=settings.n_boot, seed=settings.seed)
+        block.update(language=tally.language, n_correct=sum(tally.correct), n_invalid=tally.invalid,
+                     n_error=tally.errors, n_multi_answer=tally.multi, n_bad_rows_skipped=len(tally.bad_rows))
+        block["subjects"] = {subject: score_block(values, n_boot=settings.n_boot, seed=settings.seed)
+                             for subject, values in sorted(tally.subjects.items())}
+        section[name] = block
+    scored = [list(t.correct) for t in tallies.values() if t.correct]
+    macro: dict[str, Any] = {"n_benchmarks": len(scored), "accuracy": None, "ci95": None}
+    if scored:
+        est = macro_average_ci(scored, n_boot=settings.n_boot, seed=settings.seed)
+        macro.update(accuracy=est.value, ci95=[est.low, est.high])
+    return {"benchmarks": section, "macro_average": macro}
+
+
+ProgressHook = Callable[[str, bool], None]
+
+
+def _items(benches: list[tuple[str, Benchmark]], data_dir: Path, settings: McqSettings,
+           tallies: dict[str, Tally]) -> Iterator[tuple[str, PreparedItem]]:
+    for name, bench in benches:
+        tally = tallies[name]
+
+        def skip(err: DataError, tally: Tally = tally) -> None:
+            tally.bad_rows.append(str(err))
+
+        stream: Iterator[MCQItem] = bench.load(data_dir, on_bad_row=skip if settings.skip_bad_rows else None)
+        for item in itertools.islice(stream, settings.limit):
+            yield name, prepare(item, shuffle=settings.shuffle, seed=settings.seed)
+
+
+async def run_mcq(engine: RequestEngine, benches: list[tuple[str, Benchmark]], data_dir: Path, out_dir: Path,
+                  settings: McqSettings, progress: ProgressHook | None = None) -> dict[str, Any]:
+    """Evaluate every benchmark, stream ``samples.jsonl`` and return the results dict."""
+    tallies = {name: Tally(language=bench.info.language) for name, bench in benches}
+    valid_cache: dict[int, str] = {}
+
+    async def ask(pair: tuple[str, PreparedItem]) -> tuple[str, PreparedItem, list[Any], Any]:
+        name, prepared = pair
+        messages = render(prepared)
+        return name, prepared, messages, await engine.complete(messages, settings.params)
+
+    partial = out_dir / (SAMPLES + ".partial")
+    window = max(64, engine.concurrency * 3)
+    with open(partial, "w", encoding="utf-8") as out:
+        async for name, prepared, messages, result in ordered_map(
+                ask, _items(benches, data_dir, settings, tallies), window=window):
+            item = prepared.item
+            row: dict[str, Any] = {"benchmark": name, "id": item.id, "subject": item.subject,
+                                   "prompt": messages[-1].content, "gold": item.answer}
+            if settings.shuffle:
+                row["letter_map"] = prepared.letter_map
+            if result.completion is None:
+                tallies[name].errors += 1
+                row.update(response=None, extracted=None, correct=None, error=result.error, cache_hit=False)
+            else:
+                valid = valid_cache.setdefault(len(prepared.options), "".join(prepared.options))
+                shown = extract_answer(result.completion.text, valid, multi=item.multi)
+                extracted = prepared.to_original(shown) if shown else None
+                correct = extracted == item.answer
+                tallies[name].add(item.subject, correct, extracted is None, item.multi)
+                usage = result.completion.usage
+                row.update(response=result.completion.text, extracted=extracted, correct=correct,
+                           invalid=extracted is None, finish_reason=result.completion.finish_reason,
+                           usage={"prompt_tokens": usage.prompt_tokens,
+                                  "completion_tokens": usage.completion_tokens},
+                           cache_hit=result.cached)
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            if progress is not None:
+                progress(name, result.completion is not None)
+    partial.replace(out_dir / SAMPLES)
+    results = summarise(tallies, settings)
+    results["complete"] = all(t.errors == 0 for t in tallies.values())
+    results["settings"] = settings.as_dict()
+    skipped = {name: t.bad_rows for name, t in tallies.items() if t.bad_rows}
+    if skipped:
+        results["bad_rows_skipped"] = skipped
+    return results
