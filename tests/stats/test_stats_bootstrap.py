@@ -10,7 +10,16 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from safemed.stats import Estimate, bootstrap_ci, bootstrap_mean_ci, macro_average_ci, wilson_ci
+from safemed.stats import (
+    Estimate,
+    binary_diagnostics,
+    bootstrap_ci,
+    bootstrap_mean_ci,
+    krippendorff_alpha_ci,
+    macro_average_ci,
+    pairwise_agreement,
+    wilson_ci,
+)
 from safemed.stats import bootstrap as bootstrap_module
 
 
@@ -21,8 +30,9 @@ def normal_sample() -> np.ndarray:
 
 def test_percentile_ci_matches_scipy_bootstrap(normal_sample: np.ndarray) -> None:
     ours = bootstrap_ci(normal_sample, n_boot=20000, seed=1)
-    ref = sps.bootstrap((normal_sample,), np.mean, n_resamples=20000, method="percentile",
-                        random_state=np.random.default_rng(1)).confidence_interval
+    ref = sps.bootstrap(
+        (normal_sample,), np.mean, n_resamples=20000, method="percentile", random_state=np.random.default_rng(1)
+    ).confidence_interval
     assert ours[0] == pytest.approx(ref.low, abs=0.01)
     assert ours[1] == pytest.approx(ref.high, abs=0.01)
 
@@ -31,8 +41,9 @@ def test_bca_ci_matches_scipy_bootstrap() -> None:
     skewed = np.random.default_rng(3).exponential(size=60)
     for stat in (np.mean, np.median):
         ours = bootstrap_ci(skewed, stat=stat, n_boot=20000, seed=2, method="bca")
-        ref = sps.bootstrap((skewed,), stat, n_resamples=20000, method="BCa",
-                            random_state=np.random.default_rng(2)).confidence_interval
+        ref = sps.bootstrap(
+            (skewed,), stat, n_resamples=20000, method="BCa", random_state=np.random.default_rng(2)
+        ).confidence_interval
         assert ours[0] == pytest.approx(ref.low, abs=0.03)
         assert ours[1] == pytest.approx(ref.high, abs=0.03)
 
@@ -55,8 +66,7 @@ def test_vectorised_and_looped_statistics_agree(normal_sample: np.ndarray) -> No
     loop = bootstrap_ci(normal_sample, stat=lambda v: float(np.median(v)), n_boot=300, seed=4)
     assert vec == pytest.approx(loop, abs=1e-12)
     bca_vec = bootstrap_ci(normal_sample, stat=np.median, n_boot=300, seed=4, method="bca")
-    bca_loop = bootstrap_ci(normal_sample, stat=lambda v: float(np.median(v)), n_boot=300, seed=4,
-                            method="bca")
+    bca_loop = bootstrap_ci(normal_sample, stat=lambda v: float(np.median(v)), n_boot=300, seed=4, method="bca")
     assert bca_vec == pytest.approx(bca_loop, abs=1e-12)
 
 
@@ -85,7 +95,7 @@ def test_edge_cases_empty_single_constant_and_bad_input() -> None:
     with pytest.raises(ValueError, match="level"):
         bootstrap_ci([1.0, 2.0], level=95)
     with pytest.raises(ValueError, match="method"):
-        bootstrap_ci([1.0, 2.0], method="basic")  # type: ignore[arg-type]
+        bootstrap_ci([1.0, 2.0], method="basic")
 
 
 def test_bootstrap_mean_ci_and_estimate_json() -> None:
@@ -127,3 +137,14 @@ def test_wilson_textbook_value_and_hand_formula() -> None:
     assert all(math.isnan(v) for v in wilson_ci(0, 0))
     with pytest.raises(ValueError):
         wilson_ci(5, 3)
+
+
+def test_every_bootstrap_rejects_zero_resamples() -> None:
+    with pytest.raises(ValueError, match="n_boot"):
+        bootstrap_ci([1.0, 2.0], n_boot=0)
+    with pytest.raises(ValueError, match="n_boot"):
+        krippendorff_alpha_ci([[1, 2], [1, 2]], n_boot=0)
+    with pytest.raises(ValueError, match="n_boot"):
+        pairwise_agreement({"a": [1, 2], "b": [1, 2]}, n_boot=0)
+    with pytest.raises(ValueError, match="n_boot"):
+        binary_diagnostics([0, 1], [0, 1], n_boot=0)

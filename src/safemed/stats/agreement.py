@@ -32,6 +32,7 @@ from safemed.stats.bootstrap import (
     Estimate,
     as_finite_1d,
     check_level,
+    check_n_boot,
     iter_resample_indices,
     nan_estimate,
     percentile_interval,
@@ -61,9 +62,7 @@ _LEVELS = ("nominal", "ordinal", "interval", "ratio")
 # --- Krippendorff's alpha -------------------------------------------------------------------------
 
 
-def _unit_value_counts(
-    data: ArrayLike, value_domain: Sequence[float] | None
-) -> tuple[FloatArray, FloatArray]:
+def _unit_value_counts(data: ArrayLike, value_domain: Sequence[float] | None) -> tuple[FloatArray, FloatArray]:
     """Per-unit counts of each domain value, pairable units only (>= 2 ratings); and the domain."""
     x = np.asarray(data, dtype=np.float64)
     if x.ndim != 2:
@@ -85,9 +84,7 @@ def _unit_value_counts(
     return counts[counts.sum(axis=1) >= 2].astype(np.float64), domain
 
 
-def _alpha_from_multiplicities(
-    mult: FloatArray, counts: FloatArray, domain: FloatArray, level: Level
-) -> FloatArray:
+def _alpha_from_multiplicities(mult: FloatArray, counts: FloatArray, domain: FloatArray, level: Level) -> FloatArray:
     """Alpha for each row of ``mult`` (how many times each pairable unit is taken), vectorised.
 
     With unit counts ``N_u`` and ``m_u = sum N_u``, the coincidence matrix is
@@ -139,10 +136,8 @@ def _check_level_name(level: str) -> None:
         raise ValueError(f"unknown level of measurement {level!r}; valid levels: {', '.join(_LEVELS)}")
 
 
-def krippendorff_alpha(
-    data: ArrayLike, level: Level = "ordinal", value_domain: Sequence[float] | None = None
-) -> float:
-    """Krippendorff's alpha of ``data`` (raters × units, NaN = missing rating).
+def krippendorff_alpha(data: ArrayLike, level: Level = "ordinal", value_domain: Sequence[float] | None = None) -> float:
+    """Krippendorff's alpha of numeric ``data`` (raters × units, NaN = missing rating).
 
     Units rated by fewer than two raters are not pairable and are ignored. ``value_domain`` lists
     the possible values (default: the values observed); ordinal ranks follow numeric order.
@@ -173,6 +168,7 @@ def krippendorff_alpha_ci(
     """
     _check_level_name(level)
     check_level(ci_level)
+    check_n_boot(n_boot)
     counts, domain = _unit_value_counts(data, value_domain)
     units = counts.shape[0]
     if units == 0:
@@ -182,8 +178,7 @@ def krippendorff_alpha_ci(
     for idx in iter_resample_indices(units, n_boot, np.random.default_rng(seed)):
         rows = idx.shape[0]
         mult = np.bincount((np.arange(rows)[:, None] * units + idx).ravel(), minlength=rows * units)
-        parts.append(_alpha_from_multiplicities(mult.reshape(rows, units).astype(np.float64),
-                                                counts, domain, level))
+        parts.append(_alpha_from_multiplicities(mult.reshape(rows, units).astype(np.float64), counts, domain, level))
     return _estimate(value, np.concatenate(parts), units, ci_level)
 
 
@@ -249,9 +244,7 @@ def _weight_matrix(k: int, weights: Weights) -> FloatArray:
     raise ValueError(f"unknown kappa weights {weights!r}; valid: None, linear, quadratic")
 
 
-def cohen_kappa(
-    a: ArrayLike, b: ArrayLike, *, weights: Weights = None, labels: ArrayLike | None = None
-) -> float:
+def cohen_kappa(a: ArrayLike, b: ArrayLike, *, weights: Weights = None, labels: ArrayLike | None = None) -> float:
     """Cohen's kappa of two raters, optionally weighted; same definition as scikit-learn.
 
     Weights use the *positions* in ``labels`` (default: sorted union of observed values), so pass
@@ -367,6 +360,7 @@ def pairwise_agreement(
     ``seed`` (resamples that leave a statistic undefined are dropped).
     """
     check_level(level)
+    check_n_boot(n_boot)
     arrays = {name: np.asarray(v, dtype=np.float64) for name, v in scores.items()}
     lengths = {a.shape for a in arrays.values()}
     if any(a.ndim != 1 for a in arrays.values()) or len(lengths) > 1:

@@ -35,7 +35,13 @@ MAX_CHUNK_ELEMENTS = 2_000_000
 """Most resampled values (or indices) materialised at once by any bootstrap here (~16 MB)."""
 
 _VECTORISED_REDUCERS: tuple[Callable[..., Any], ...] = (
-    np.mean, np.median, np.sum, np.std, np.var, np.min, np.max,
+    np.mean,
+    np.median,
+    np.sum,
+    np.std,
+    np.var,
+    np.min,
+    np.max,
 )
 
 
@@ -72,6 +78,12 @@ def check_level(level: float) -> None:
     """Reject a confidence level outside (0, 1)."""
     if not 0.0 < level < 1.0:
         raise ValueError(f"level must be in (0, 1), got {level!r}")
+
+
+def check_n_boot(n_boot: int) -> None:
+    """Reject a bootstrap with no resamples."""
+    if n_boot < 1:
+        raise ValueError(f"n_boot must be >= 1, got {n_boot}")
 
 
 def as_finite_1d(values: ArrayLike, name: str = "values") -> FloatArray:
@@ -141,13 +153,9 @@ def _jackknife(x: FloatArray, stat: Callable[..., Any], vectorized: bool) -> Flo
     return out
 
 
-def _bca_interval(
-    replicates: FloatArray, theta: float, jack: FloatArray, level: float
-) -> tuple[float, float]:
+def _bca_interval(replicates: FloatArray, theta: float, jack: FloatArray, level: float) -> tuple[float, float]:
     """Efron's bias-corrected and accelerated interval (same definitions as scipy.stats.bootstrap)."""
-    below = (np.count_nonzero(replicates < theta) + np.count_nonzero(replicates <= theta)) / (
-        2 * replicates.size
-    )
+    below = (np.count_nonzero(replicates < theta) + np.count_nonzero(replicates <= theta)) / (2 * replicates.size)
     z0 = float(special.ndtri(below))
     dev = jack.mean() - jack
     denom = 6.0 * float(np.sum(dev**2)) ** 1.5
@@ -181,8 +189,7 @@ def bootstrap_ci(
     ``(stat([v]), stat([v]))``.
     """
     check_level(level)
-    if n_boot < 1:
-        raise ValueError(f"n_boot must be >= 1, got {n_boot}")
+    check_n_boot(n_boot)
     if method not in ("percentile", "bca"):
         raise ValueError(f"unknown bootstrap method {method!r}; valid methods: bca, percentile")
     x = as_finite_1d(values)
@@ -227,8 +234,7 @@ def macro_average_ci(
     must be non-empty (an empty group has no mean); no groups at all gives an all-NaN estimate.
     """
     check_level(level)
-    if n_boot < 1:
-        raise ValueError(f"n_boot must be >= 1, got {n_boot}")
+    check_n_boot(n_boot)
     arrays = [as_finite_1d(g, f"groups[{i}]") for i, g in enumerate(groups)]
     if not arrays:
         return nan_estimate(0, level)

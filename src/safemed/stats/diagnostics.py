@@ -14,7 +14,14 @@ from typing import TypedDict
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from safemed.stats.bootstrap import Estimate, check_level, iter_resample_indices, percentile_interval, wilson_ci
+from safemed.stats.bootstrap import (
+    Estimate,
+    check_level,
+    check_n_boot,
+    iter_resample_indices,
+    percentile_interval,
+    wilson_ci,
+)
 
 
 class BinaryDiagnostics(TypedDict):
@@ -70,6 +77,7 @@ def binary_diagnostics(
     (e.g. "harmful"). Call ``Estimate.as_dict()`` on the rates for JSON.
     """
     check_level(level)
+    check_n_boot(n_boot)
     p, t = as_bool_1d(pred, "pred"), as_bool_1d(truth, "truth")
     if p.size != t.size:
         raise ValueError(f"pred and truth must be paired (same length), got {p.size} and {t.size}")
@@ -82,9 +90,9 @@ def binary_diagnostics(
         parts = []
         for idx in iter_resample_indices(n, n_boot, np.random.default_rng(seed)):
             rows = idx.shape[0]
-            counts = np.bincount(
-                (np.arange(rows)[:, None] * 4 + codes[idx]).ravel(), minlength=rows * 4
-            ).reshape(rows, 4)
+            counts = np.bincount((np.arange(rows)[:, None] * 4 + codes[idx]).ravel(), minlength=rows * 4).reshape(
+                rows, 4
+            )
             parts.append(_f1(counts[:, 3], counts[:, 1], counts[:, 2]))
         reps = np.concatenate(parts)
         reps = reps[np.isfinite(reps)]
@@ -111,8 +119,7 @@ def corrected_prevalence(observed_rate: float, sensitivity: float, specificity: 
     ``(observed + specificity - 1) / (sensitivity + specificity - 1)``, clipped to [0, 1]. A judge
     no better than chance (``sensitivity + specificity <= 1``) cannot be corrected: ValueError.
     """
-    for name, v in (("observed_rate", observed_rate), ("sensitivity", sensitivity),
-                    ("specificity", specificity)):
+    for name, v in (("observed_rate", observed_rate), ("sensitivity", sensitivity), ("specificity", specificity)):
         if not 0.0 <= v <= 1.0:
             raise ValueError(f"{name} must be in [0, 1], got {v!r}")
     youden = sensitivity + specificity - 1.0
