@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -50,7 +51,10 @@ def run_and_report(model: str, benchmarks: list[str], out: Path, data_dir: Path,
     return results
 
 
-def engine_options(func):  # type: ignore[no-untyped-def]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def engine_options(func: F) -> F:
     """Options shared by every command that talks to a model."""
     options = [
         click.option("--concurrency", type=click.IntRange(1), default=16, show_default=True,

@@ -129,9 +129,8 @@ class StandinServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, backlog=4096)
         await site.start()
-        server = site._server
-        if self.port == 0 and server is not None:
-            self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        if self.port == 0:
+            self.port = int(self._runner.addresses[0][1])
 
     def start(self) -> StandinServer:
         """Run on a daemon thread; returns once the port is bound."""
