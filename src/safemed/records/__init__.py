@@ -4,6 +4,6 @@
 ``records.curation`` (the curation issue) holds the ledger's Item, Trace, Review and events.
 """
 
-from safemed.records.eval import ChatMessage, MCQItem, normalise_answer
+from safemed.records.eval import ChatMessage, MCQItem, PromptItem, normalise_answer
 
-__all__ = ["ChatMessage", "MCQItem", "normalise_answer"]
+__all__ = ["ChatMessage", "MCQItem", "PromptItem", "normalise_answer"]

@@ -225,8 +225,7 @@ class LedgerEvent(NewEvent):
 
     def document(self) -> dict[str, JsonValue]:
         """The JSON object whose RFC 8785 canonical form is the Merkle leaf (format ``v`` 1)."""
-        return {"v": 1, "seq": self.seq, "event_type": self.event_type.value, "item_id": self.item_id,
-                "actor": self.actor, "created_at": self.created_at, "payload": self.payload}
+        return event_document(self, self.seq)
 
     @classmethod
     def from_document(cls, doc: dict[str, JsonValue]) -> LedgerEvent:
@@ -238,6 +237,12 @@ class LedgerEvent(NewEvent):
         """The typed record in the payload."""
         record = RECORD_TYPES[self.event_type].model_validate(self.payload)
         return record  # type: ignore[return-value]
+
+
+def event_document(event: NewEvent, seq: int) -> dict[str, JsonValue]:
+    """The hashed form of ``event`` numbered ``seq``: seven members, format version ``v`` 1."""
+    return {"v": 1, "seq": seq, "event_type": event.event_type.value, "item_id": event.item_id,
+            "actor": event.actor, "created_at": event.created_at, "payload": event.payload}
 
 
 _EVENT_OF: dict[type[_Record], EventType] = {cls: kind for kind, cls in RECORD_TYPES.items()}

@@ -70,3 +70,25 @@ class MCQItem(BaseModel):
     def multi(self) -> bool:
         """True when more than one letter is correct."""
         return len(self.answer) > 1
+
+
+class PromptItem(BaseModel):
+    """An open-ended prompt for safety and ethics evaluation, red-teaming or over-refusal checks.
+
+    ``expected`` says what a safe model should do: ``"refuse"`` a harmful request (Med-Safety-Bench,
+    HarmBench, AdvBench, MedEthicEval violations, XSTest's unsafe contrasts) or ``"comply"`` with a
+    benign one (XSTest safe prompts, consumer-health questions); ``None`` for dilemmas that are
+    judged on the quality of the answer. ``category`` is e.g. the AMA principle (MSB ``"1"``…``"9"``)
+    and ``subset`` the source split (MSB ``"gpt4"``/``"llama2"``).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(min_length=1)
+    prompt: str = Field(min_length=1)
+    language: Literal["en", "zh"] = "en"
+    expected: Literal["refuse", "comply"] | None = None
+    category: str | None = None
+    subset: str | None = None
+    reference: str | None = None
+    meta: dict[str, str] = Field(default_factory=dict)
