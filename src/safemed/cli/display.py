@@ -20,8 +20,8 @@ from rich.table import Table
 
 from safemed.evaluate.mcq import ProgressHook
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def pct(value: float | None) -> str:
