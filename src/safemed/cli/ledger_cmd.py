@@ -1,0 +1,180 @@
+"""``safemed ledger``: create, inspect, verify, prove and export the curation ledger.
+
+The ledger (``safemed.ledger``) holds every CTS curation event (paper step "clinical trust
+signals": traces, physician reviews and edits, escalations, adjudications, retention) as a leaf
+of an RFC 6962 Merkle tree with signed checkpoints. These commands are what a governance board
+or an outside auditor runs::
+
+    safemed ledger init                      # database + key file (~/.config/safemed/ledger.key)
+    safemed ledger stats
+    safemed ledger root --sign               # sign a checkpoint of everything appended so far
+    safemed ledger verify                    # exit 4 and name the first tampered event
+    safemed ledger proof ITEM_ID             # inclusion proofs + a consistency proof (JSON)
+    safemed ledger export --out DIR          # events + checkpoint, checkable with SHA-256 alone
+
+``--db`` takes a SQLite path or a ``postgresql://`` URL (default ``$SAFEMED_DB`` or
+``./safemed.db``); ``--key`` the key file (default ``$SAFEMED_LEDGER_KEY`` or
+``~/.config/safemed/ledger.key``).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from safemed.errors import SafemedError
+from safemed.ledger import db
+from safemed.ledger.errors import LedgerError, LedgerTamperedError
+from safemed.ledger.export import export_ledger
+from safemed.ledger.keys import LedgerKeys, default_key_path, load_keys, load_or_create_keys, load_public_key
+from safemed.ledger.store import Ledger
+
+
+class _LedgerGroup(click.Group):
+    """Prints SafemedErrors as one ``error:`` line also when the group is used on its own."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SafemedError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+
+
+def _db_option(fn: Any) -> Any:
+    return click.option("--db", "db_url", default=None, metavar="URL",
+                        help=f"SQLite path or postgresql:// URL [default: ${db.DB_ENV} or ./{db.DEFAULT_DB}]")(fn)
+
+
+def _key_option(fn: Any) -> Any:
+    return click.option("--key", "key_path", type=click.Path(path_type=Path), default=None,
+                        help="ledger key file [default: $SAFEMED_LEDGER_KEY or "
+                             "~/.config/safemed/ledger.key]")(fn)
+
+
+def _keys(key_path: Path | None, required: bool) -> LedgerKeys | None:
+    """Load the key file; an absent *default* file is fine where signing is not needed."""
+    path = key_path or default_key_path()
+    if not required and key_path is None and not path.exists():
+        return None
+    return load_keys(path)
+
+
+def _open(db_url: str | None, keys: LedgerKeys | None) -> Ledger:
+    return Ledger.open(db_url, keys=keys)
+
+
+@click.group("ledger", cls=_LedgerGroup)
+def ledger() -> None:
+    """The tamper-evident curation ledger (RFC 6962 Merkle log with signed checkpoints)."""
+
+
+@ledger.command("init")
+@_db_option
+@_key_option
+def init_cmd(db_url: str | None, key_path: Path | None) -> None:
+    """Create the ledger database and, if absent, the key file; sign the first checkpoint."""
+    keys, created = load_or_create_keys(key_path)
+    with _open(db_url, keys) as led:
+        stored = led.stored_public_key
+        if stored is not None and stored != keys.public_key:
+            raise LedgerError(f"this ledger was created with key {stored.hex()[:16]}…, not the key in "
+                              f"{keys.path}")
+        cp = led.checkpoint()
+        click.echo(f"ledger: {db.normalise_url(db_url or db.default_db_url())}")
+        click.echo(f"origin: {led.origin}")
+        click.echo(f"key file: {keys.path} ({'created' if created else 'existing'}), key id {keys.key_id}")
+        click.echo(f"checkpoint: size {cp.tree_size}, root {cp.root_hash.hex()}")
+
+
+@ledger.command("stats")
+@_db_option
+def stats_cmd(db_url: str | None) -> None:
+    """Event counts by type, items, tree size and checkpoints."""
+    with _open(db_url, None) as led:
+        st = led.stats()
+    click.echo(f"origin: {st.origin}")
+    click.echo(f"events: {st.tree_size}")
+    click.echo(f"items: {st.items}")
+    for name, count in st.by_type.items():
+        click.echo(f"  {name}: {count}")
+    latest = "none" if st.latest_checkpoint_size is None else f"size {st.latest_checkpoint_size}"
+    click.echo(f"checkpoints: {st.checkpoints} (latest: {latest})")
+
+
+@ledger.command("root")
+@_db_option
+@_key_option
+@click.option("--sign", is_flag=True, help="sign and store a checkpoint of the current tree")
+def root_cmd(db_url: str | None, key_path: Path | None, sign: bool) -> None:
+    """Print the current tree size and root hash, and the latest signed checkpoint."""
+    with _open(db_url, _keys(key_path, required=sign)) as led:
+        if sign:
+            led.checkpoint()
+        size = led.size()
+        click.echo(f"tree size: {size}")
+        click.echo(f"root: {led.root(size).hex()}")
+        cp = led.latest_checkpoint()
+    if cp is None:
+        click.echo("checkpoint: none (sign one with --sign)")
+    else:
+        click.echo(f"checkpoint: size {cp.tree_size}, root {cp.root_hash.hex()}, key {cp.key_id}, "
+                   f"{cp.created_at}")
+
+
+@ledger.command("verify")
+@_db_option
+@_key_option
+@click.option("--public-key", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="check signatures with this Ed25519 public key (PEM or hex) instead of the key file")
+def verify_cmd(db_url: str | None, key_path: Path | None, public_key: Path | None) -> None:
+    """Recompute every leaf hash and the root; exit 4 naming the first changed, removed or
+    reordered event."""
+    pub = load_public_key(public_key) if public_key else None
+    with _open(db_url, None if pub else _keys(key_path, required=False)) as led:
+        report = led.verify(pub)
+    for line in report.lines():
+        click.echo(line)
+    if not report.ok:
+        raise LedgerTamperedError(f"ledger verification failed: {report.first_problem}")
+
+
+@ledger.command("proof")
+@_db_option
+@click.argument("item_id")
+@click.option("--old-size", type=int, default=None,
+              help="consistency proof from this size [default: the first checkpoint covering the item]")
+@click.option("--new-size", type=int, default=None, help="... to this size [default: the latest checkpoint]")
+def proof_cmd(db_url: str | None, item_id: str, old_size: int | None, new_size: int | None) -> None:
+    """Inclusion proofs of all events of ITEM_ID and a consistency proof between two checkpoints
+    (JSON; every proof is checked before it is printed)."""
+    from safemed.ledger.proofs import item_proofs
+
+    with _open(db_url, None) as led:
+        bundle = item_proofs(led, item_id, old_size, new_size)
+    click.echo(json.dumps(bundle, indent=2))
+    if not bundle["all_verified"]:
+        raise LedgerTamperedError("a proof did not verify against the signed root; run `safemed ledger verify`")
+
+
+@ledger.command("export")
+@_db_option
+@_key_option
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="folder to write events.jsonl, checkpoint.json, the public key and VERIFY.md into")
+@click.option("--sign", is_flag=True, help="sign a checkpoint of the current tree first")
+@click.option("--public-key", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="the Ed25519 public key to ship (PEM or hex) [default: from the key file]")
+def export_cmd(db_url: str | None, key_path: Path | None, out: Path, sign: bool,
+               public_key: Path | None) -> None:
+    """Write the events covered by the latest checkpoint as canonical JSONL plus the checkpoint."""
+    pub = load_public_key(public_key) if public_key else None
+    with _open(db_url, _keys(key_path, required=sign)) as led:
+        if sign:
+            led.checkpoint()
+        result = export_ledger(led, out, pub)
+    click.echo(f"exported {result.tree_size} events, root {result.root_hash.hex()}, to {result.folder}")

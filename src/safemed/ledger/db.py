@@ -1,0 +1,115 @@
+"""Database plumbing: URLs, engines, the append lock and schema migrations.
+
+SQLite (a file, WAL mode) is the default; PostgreSQL is used when the URL says so
+(``postgresql://user@host/db`` is read as the psycopg 3 driver). Appends are serialised so that
+sequence numbers stay consecutive under many writer processes: on SQLite a write transaction
+starts with ``BEGIN IMMEDIATE`` (the database write lock is taken up front, other writers wait
+on ``busy_timeout``); on PostgreSQL it takes ``LOCK TABLE ledger_events IN SHARE ROW EXCLUSIVE
+MODE``, which excludes other writers but not readers. Migrations run under the same lock, so
+concurrent first opens do not race.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import ArgumentError
+
+from safemed.ledger.errors import LedgerError
+
+DB_ENV = "SAFEMED_DB"
+DEFAULT_DB = "safemed.db"
+BUSY_TIMEOUT_S = 120
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def default_db_url() -> str:
+    """``$SAFEMED_DB``, else the SQLite file ``safemed.db`` in the current directory."""
+    return os.environ.get(DB_ENV) or DEFAULT_DB
+
+
+def normalise_url(url: str) -> str:
+    """A SQLAlchemy URL: bare paths become SQLite files, ``postgresql://`` uses psycopg 3."""
+    if "://" not in url:
+        return f"sqlite:///{Path(url).expanduser().resolve()}"
+    scheme, rest = url.split("://", 1)
+    if scheme in ("postgres", "postgresql"):
+        return f"postgresql+psycopg://{rest}"
+    return url
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url`` with the ledger's connection settings."""
+    full = normalise_url(url)
+    try:
+        parsed = make_url(full)
+    except ArgumentError as exc:
+        raise LedgerError(f"not a database URL: {url!r}") from exc
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database in (None, "", ":memory:"):
+            raise LedgerError("the ledger needs a SQLite *file* (several connections share it)")
+        engine = create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT_S})
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    if parsed.get_backend_name() != "postgresql":
+        raise LedgerError(f"unsupported database {parsed.get_backend_name()!r}: use a SQLite path or "
+                          "postgresql://…")
+    return create_engine(parsed, pool_pre_ping=True)
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's implicit BEGIN is deferred).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
+    cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    immediate = connection.get_execution_options().get("ledger_write", False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """One transaction holding the ledger's write lock; commits on success, rolls back on error."""
+    with engine.connect() as conn:
+        conn.execution_options(ledger_write=True)
+        with conn.begin():
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql("LOCK TABLE ledger_events IN SHARE ROW EXCLUSIVE MODE")
+            yield conn
+
+
+@contextmanager
+def read_transaction(engine: Engine) -> Iterator[Connection]:
+    """One read-only snapshot (SQLite WAL / PostgreSQL REPEATABLE READ)."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            yield conn
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision (Alembic, under the write lock)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.connect() as conn:
+        conn.execution_options(ledger_write=True)
+        with conn.begin():
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7218146501)")
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
