@@ -7,16 +7,30 @@ one-line ``error: …`` and their exit code instead of a traceback.
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
 
 from safemed import __version__
+from safemed.cli.commands import COMMANDS
 from safemed.errors import SafemedError
 
 
 class SafemedGroup(click.Group):
-    """A click group that prints SafemedErrors cleanly."""
+    """A click group that loads subcommands lazily and prints SafemedErrors cleanly."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, _, attr = target.partition(":")
+        command = getattr(importlib.import_module(module_name), attr)
+        assert isinstance(command, click.Command)
+        return command
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -34,16 +48,6 @@ def cli() -> None:
     Implements the SafeMed-R1 method: clinical-trust-signal curation, SFT + GRPO alignment,
     capability and safety evaluation with confidence intervals, and a verifiable evidence package.
     """
-
-
-def _register() -> None:
-    from safemed.cli import commands
-
-    for command in commands.all_commands():
-        cli.add_command(command)
-
-
-_register()
 
 
 def main() -> None:

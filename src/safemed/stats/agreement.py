@@ -25,7 +25,6 @@ from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats as sps
 
 from safemed.stats.bootstrap import (
     MAX_CHUNK_ELEMENTS,
@@ -57,6 +56,13 @@ FloatArray = NDArray[np.float64]
 Level = Literal["nominal", "ordinal", "interval", "ratio"]
 Weights = Literal["linear", "quadratic"] | None
 _LEVELS = ("nominal", "ordinal", "interval", "ratio")
+
+
+def _sps() -> Any:
+    """scipy.stats, imported on first use (it costs ~1 s; `safemed eval` start-up never needs it)."""
+    from scipy import stats
+
+    return stats
 
 
 # --- Krippendorff's alpha -------------------------------------------------------------------------
@@ -273,7 +279,7 @@ def spearman(a: ArrayLike, b: ArrayLike) -> float:
     x, y = _paired_floats(a, b)
     if x.size < 2 or np.all(x == x[0]) or np.all(y == y[0]):
         return math.nan
-    return float(sps.spearmanr(x, y).statistic)
+    return float(_sps().spearmanr(x, y).statistic)
 
 
 def mae(a: ArrayLike, b: ArrayLike) -> float:
@@ -335,7 +341,7 @@ def _pair(
         expected = ((ma @ w) * mb).sum(axis=1) / n
         with np.errstate(invalid="ignore", divide="ignore"):
             kappas.append(np.where(expected > 0, 1 - w[ra, rb].sum(axis=1) / expected, np.nan))
-        rhos.append(_rowwise_pearson(sps.rankdata(x[idx], axis=1), sps.rankdata(y[idx], axis=1)))
+        rhos.append(_rowwise_pearson(_sps().rankdata(x[idx], axis=1), _sps().rankdata(y[idx], axis=1)))
         maes.append(np.abs(x[idx] - y[idx]).mean(axis=1))
     return (
         _estimate(cohen_kappa(x, y, weights="quadratic", labels=lab), np.concatenate(kappas), n, level),

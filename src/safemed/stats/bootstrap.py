@@ -25,7 +25,6 @@ from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import special
 
 FloatArray = NDArray[np.float64]
 IndexArray = NDArray[np.intp]
@@ -43,6 +42,13 @@ _VECTORISED_REDUCERS: tuple[Callable[..., Any], ...] = (
     np.min,
     np.max,
 )
+
+
+def _special() -> Any:
+    """scipy.special, imported on first use to keep CLI start-up fast."""
+    from scipy import special
+
+    return special
 
 
 @dataclass(frozen=True)
@@ -156,15 +162,15 @@ def _jackknife(x: FloatArray, stat: Callable[..., Any], vectorized: bool) -> Flo
 def _bca_interval(replicates: FloatArray, theta: float, jack: FloatArray, level: float) -> tuple[float, float]:
     """Efron's bias-corrected and accelerated interval (same definitions as scipy.stats.bootstrap)."""
     below = (np.count_nonzero(replicates < theta) + np.count_nonzero(replicates <= theta)) / (2 * replicates.size)
-    z0 = float(special.ndtri(below))
+    z0 = float(_special().ndtri(below))
     dev = jack.mean() - jack
     denom = 6.0 * float(np.sum(dev**2)) ** 1.5
     accel = float(np.sum(dev**3)) / denom if denom > 0 else 0.0
     alpha = 1.0 - level
     probs = []
-    for z_tail in (special.ndtri(alpha / 2), special.ndtri(1 - alpha / 2)):
+    for z_tail in (_special().ndtri(alpha / 2), _special().ndtri(1 - alpha / 2)):
         shift = z0 + z_tail
-        probs.append(float(special.ndtr(z0 + shift / (1 - accel * shift))))
+        probs.append(float(_special().ndtr(z0 + shift / (1 - accel * shift))))
     if not all(math.isfinite(p) for p in probs):  # theta outside the bootstrap range: no correction
         return percentile_interval(replicates, level)
     low, high = np.quantile(replicates, probs)
@@ -262,7 +268,7 @@ def wilson_ci(successes: int, n: int, level: float = 0.95) -> tuple[float, float
         raise ValueError(f"need 0 <= successes <= n, got successes={successes}, n={n}")
     if n == 0:
         return math.nan, math.nan
-    z = float(special.ndtri(1 - (1 - level) / 2))
+    z = float(_special().ndtri(1 - (1 - level) / 2))
     p = successes / n
     z2n = z * z / n
     centre = (p + z2n / 2) / (1 + z2n)

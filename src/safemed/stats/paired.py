@@ -20,11 +20,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats as sps
 
 from safemed.stats.bootstrap import (
     Estimate,
@@ -38,6 +37,13 @@ from safemed.stats.diagnostics import as_bool_1d
 
 EXACT_BELOW = 25
 """McNemar uses the exact binomial test when there are fewer discordant pairs than this."""
+
+
+def _sps() -> Any:
+    """scipy.stats, imported on first use (it costs ~1 s; `safemed eval` start-up never needs it)."""
+    from scipy import stats
+
+    return stats
 
 
 def _paired(a: ArrayLike, b: ArrayLike, names: tuple[str, str]) -> tuple[NDArray[np.float64], ...]:
@@ -102,10 +108,10 @@ def mcnemar(a_correct: ArrayLike, b_correct: ArrayLike, *, exact: bool | None = 
         return McNemarResult(b01, b10, 0.0, 1.0, use_exact, int(a.size))
     if use_exact:
         k = min(b01, b10)
-        p = min(1.0, 2.0 * float(sps.binom.cdf(k, disc, 0.5)))
+        p = min(1.0, 2.0 * float(_sps().binom.cdf(k, disc, 0.5)))
         return McNemarResult(b01, b10, float(k), p, True, int(a.size))
     chi2 = max(abs(b01 - b10) - 1, 0) ** 2 / disc
-    return McNemarResult(b01, b10, float(chi2), float(sps.chi2.sf(chi2, 1)), False, int(a.size))
+    return McNemarResult(b01, b10, float(chi2), float(_sps().chi2.sf(chi2, 1)), False, int(a.size))
 
 
 @dataclass(frozen=True)
@@ -145,8 +151,8 @@ def wilcoxon_signed_rank(
     n = int(d.size)
     if n == 0:
         return WilcoxonResult(math.nan, math.nan, 0, math.nan, math.nan, math.nan, math.nan, math.nan)
-    res = sps.wilcoxon(ya, xa, zero_method="wilcox", alternative=alternative)
-    ranks = sps.rankdata(np.abs(d))
+    res = _sps().wilcoxon(ya, xa, zero_method="wilcox", alternative=alternative)
+    ranks = _sps().rankdata(np.abs(d))
     w_plus = float(ranks[d > 0].sum())
     w_minus = float(ranks[d < 0].sum())
     _, ties = np.unique(np.abs(d), return_counts=True)
