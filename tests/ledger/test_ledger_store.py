@@ -109,3 +109,19 @@ def test_canonical_text_is_what_is_stored(sqlite_url: str) -> None:
         assert doc["seq"] == 0 and doc["v"] == 1
         assert row.canonical == canonical_json(doc)
         assert doc["payload"]["parameters"] if doc["event_type"] == "trace_generated" else True
+
+
+def test_head_constant_matches_the_migrations(sqlite_url: str) -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from safemed.ledger import db
+
+    config = Config()
+    config.set_main_option("script_location", str(db.MIGRATIONS))
+    assert ScriptDirectory.from_config(config).get_current_head() == db.HEAD
+    engine = db.make_engine(sqlite_url)
+    assert db.current_revision(engine) is None
+    db.migrate(engine)
+    assert db.current_revision(engine) == db.HEAD
+    engine.dispose()

@@ -17,9 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -29,6 +27,8 @@ DB_ENV = "SAFEMED_DB"
 DEFAULT_DB = "safemed.db"
 BUSY_TIMEOUT_S = 120
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+HEAD = "0001"  # the newest revision in migrations/versions (a test keeps the two in step)
+VERSION_TABLE = "ledger_alembic_version"
 
 
 def default_db_url() -> str:
@@ -102,8 +102,26 @@ def read_transaction(engine: Engine) -> Iterator[Connection]:
             yield conn
 
 
+def current_revision(engine: Engine) -> str | None:
+    """The schema revision of the database (None for an empty database); takes no lock."""
+    with engine.connect() as conn:
+        if not inspect(conn).has_table(VERSION_TABLE):
+            return None
+        value = conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
+        return None if value is None else str(value)
+
+
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision (Alembic, under the write lock)."""
+    """Bring the schema to the newest revision (Alembic, under the write lock).
+
+    A database already at :data:`HEAD` is left alone without taking the lock, so opening a ledger
+    never waits for a long import running in another process.
+    """
+    if current_revision(engine) == HEAD:
+        return
+    from alembic import command  # imported only when there is something to migrate
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.connect() as conn:

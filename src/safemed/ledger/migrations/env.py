@@ -9,9 +9,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
+from safemed.ledger.db import VERSION_TABLE
 from safemed.ledger.tables import metadata
-
-VERSION_TABLE = "ledger_alembic_version"
 
 
 def run() -> None:
