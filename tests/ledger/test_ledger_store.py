@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from safemed.ledger import Ledger, LedgerError, load_keys
 from safemed.ledger.canonical import canonical_json
 from safemed.ledger.merkle import leaf_hash, root_of
-from safemed.records.curation import EventType
+from safemed.records.curation import EventType, NewEvent
 
 from .factory import full_lifecycle, item_events
 
@@ -72,7 +73,7 @@ def test_events_read_back_and_state(db_url: str) -> None:
 
 
 def test_append_is_all_or_nothing(db_url: str) -> None:
-    def broken():  # type: ignore[no-untyped-def]
+    def broken() -> Iterator[NewEvent]:
         yield from item_events(1)
         yield from item_events(2)
         raise RuntimeError("import failed half way")
