@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.judges.conftest import convo, engine_for, prompt_of, scripted_msb
 
 from safemed.judges import Panel, PanelItem, PanelScore, msb_judge, summarise_panel
 from safemed.testing import Faults, StandinServer
-from tests.judges.conftest import convo, engine_for, prompt_of, scripted_msb
 
 Start = Callable[..., StandinServer]
 SCORES = [1, 1, 2, 5, 1, 3, 4, 1, 2, 1, 1, 2]
@@ -134,7 +134,7 @@ def test_mixed_configurations_are_not_combined(servers: Start) -> None:
 
 
 def test_panel_costs_about_one_judge_of_wall_time(servers: Start) -> None:
-    latency, concurrency = 0.05, 4
+    latency, concurrency = 0.1, 4
     many = [PanelItem(tuple(convo(f"q{i}", f"r{i} [[score=1]]")), item_id=str(i)) for i in range(32)]
     trio = [servers(scripted_msb, latency=latency) for _ in range(3)]
 
