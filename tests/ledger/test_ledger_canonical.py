@@ -77,3 +77,33 @@ def test_round_trip_is_stable() -> None:
     text = canonical_json(value)
     assert canonical_json(json.loads(text)) == text
     assert text == '{"n":-12,"temperature":0.7,"z":{"a":1e-7,"y":[true,null,"x"]}}'
+
+
+def test_fast_path_agrees_with_the_full_encoder() -> None:
+    """canonical_json's standard-library fast path against the full RFC 8785 encoder."""
+    import random
+
+    from safemed.ledger import canonical
+
+    rng = random.Random(8785)
+    scalars = [2**54, -(2**53), 7, "x\u00e9\n\"", "\u4e2d", True, None, False, "", "\ue000", "\U0001f600", 0.5]
+    keys = ["a", "b", "\u00f6", "1", "\u20ac", "\ufb33", "\U0001f600", "aa", "\ue000"]
+
+    def value(depth: int = 0) -> object:
+        roll = rng.random()
+        if depth > 3 or roll < 0.3:
+            return rng.choice(scalars)
+        if roll < 0.65:
+            return {rng.choice(keys) + str(rng.randint(0, 3)): value(depth + 1) for _ in range(rng.randint(0, 4))}
+        return [value(depth + 1) for _ in range(rng.randint(0, 4))]
+
+    for _ in range(5000):
+        v = value()
+        full: list[str] = []
+        try:
+            canonical._encode(v, full)
+        except CanonicalJSONError:
+            with pytest.raises(CanonicalJSONError):
+                canonical_json(v)
+            continue
+        assert canonical_json(v) == "".join(full)

@@ -24,10 +24,45 @@ class CanonicalJSONError(ValueError):
 
 
 def canonical_json(value: Any) -> str:
-    """The RFC 8785 canonical form of a JSON value (dicts, lists, str, int, float, bool, None)."""
+    """The RFC 8785 canonical form of a JSON value (dicts, lists, str, int, float, bool, None).
+
+    Fast path: for values made only of dicts with ``str`` keys, lists, strings, safe integers,
+    booleans and null, the standard library's compact, key-sorted encoder already produces RFC
+    8785 output, provided no character is ≥ U+D800 (where code-point and UTF-16 order can differ
+    and lone surrogates live). Anything else goes through the full encoder below.
+    """
+    if _plain(value):
+        text = _dumps(value)
+        if text.isascii() or max(text) < "\ud800":
+            return text
     out: list[str] = []
     _encode(value, out)
     return "".join(out)
+
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True,
+                          allow_nan=False).encode
+
+
+def _plain(value: Any) -> bool:
+    """True when ``value`` holds no float, no integer beyond ±2^53 and no non-JSON type."""
+    kind = type(value)
+    if kind is dict:
+        return all(type(key) is str and _plain_scalar_or_container(item) for key, item in value.items())
+    if kind is list or kind is tuple:
+        return all(_plain_scalar_or_container(item) for item in value)
+    return _plain_scalar_or_container(value)
+
+
+def _plain_scalar_or_container(value: Any) -> bool:
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return True
+    if kind is int:
+        return bool(-MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER)
+    if kind is dict or kind is list or kind is tuple:
+        return _plain(value)
+    return False
 
 
 def canonical_bytes(value: Any) -> bytes:
@@ -35,7 +70,7 @@ def canonical_bytes(value: Any) -> bytes:
     return canonical_json(value).encode("utf-8")
 
 
-_json_string = json.JSONEncoder(ensure_ascii=False).encode
+_json_string = json.encoder.encode_basestring  # the C escaper behind ensure_ascii=False
 
 
 def _string(text: str) -> str:

@@ -130,7 +130,7 @@ def _stream(ledger: Ledger, report: VerifyReport, by_size: dict[int, list[Checkp
         report.events_checked += 1
         text = row.canonical.encode("utf-8")
         leaf = merkle.leaf_hash(text)
-        problem = _row_problem(row.seq, row.event_type, row.item_id, row.created_at, text)
+        problem = _row_problem(row.seq, row.event_type, row.item_id, row.created_at, row.canonical)
         if problem is not None:
             report.add(problem[0], row.seq, problem[1])
         elif leaf != row.leaf_hash:
@@ -171,7 +171,7 @@ def _check_roots(builder: merkle.TreeBuilder, by_size: dict[int, list[Checkpoint
 
 
 def _row_problem(seq: int, event_type: str, item_id: str, created_at: str,
-                 text: bytes) -> tuple[ProblemKind, str] | None:
+                 text: str) -> tuple[ProblemKind, str] | None:
     try:
         doc = json.loads(text)
         claimed = doc["seq"]
