@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Self
 
-from sqlalchemy import Engine, func, select, tuple_
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.engine import Connection
 
 from safemed.ledger import db, merkle
@@ -300,16 +300,22 @@ class Ledger:
     def _lookup(conn: Connection, wanted: set[Node]) -> dict[Node, bytes]:
         """Stored hashes of complete subtrees (level 0 = the events' leaf hashes)."""
         found: dict[Node, bytes] = {}
-        leaves = sorted(node.pos for node in wanted if node.level == 0)
-        inner = sorted((node.level, node.pos) for node in wanted if node.level > 0)
-        for chunk in _chunks(leaves, 500):
-            rows = conn.execute(select(events.c.seq, events.c.leaf_hash).where(events.c.seq.in_(chunk)))
-            found.update((Node(0, int(seq)), bytes(value)) for seq, value in rows)
-        for pairs in _chunks(inner, 500):
-            stmt = select(nodes.c.level, nodes.c.pos, nodes.c.hash).where(
-                tuple_(nodes.c.level, nodes.c.pos).in_(pairs))
+        for part in _chunks(sorted(node.pos for node in wanted if node.level == 0), 500):
+            params = {f"p{i}": pos for i, pos in enumerate(part)}
+            sql = f"SELECT seq, leaf_hash FROM ledger_events WHERE seq IN ({_marks(params)})"
+            found.update((Node(0, int(seq)), bytes(value)) for seq, value in conn.execute(text(sql), params))
+        # Plain SQL, one (level = L AND pos IN (…)) term per level: each term is a primary-key lookup
+        # (a row-value IN over (level, pos) makes SQLite scan the table), and text() avoids compiling
+        # a new Core statement for every proof shape. A proof needs at most ~2 log2(n) nodes.
+        for part in _chunks(sorted(node for node in wanted if node.level > 0), 500):
+            by_level: dict[int, dict[str, int]] = {}
+            for i, node in enumerate(part):
+                by_level.setdefault(node.level, {})[f"n{i}"] = node.pos
+            terms = [f"(level = {level:d} AND pos IN ({_marks(names)}))" for level, names in by_level.items()]
+            params = {name: pos for names in by_level.values() for name, pos in names.items()}
+            sql = f"SELECT level, pos, hash FROM ledger_nodes WHERE {' OR '.join(terms)}"
             found.update((Node(int(level), int(pos)), bytes(value))
-                         for level, pos, value in conn.execute(stmt))
+                         for level, pos, value in conn.execute(text(sql), params))
         missing = wanted - found.keys()
         if missing:
             node = min(missing)
@@ -326,3 +332,7 @@ def _checkpoint(row: Any) -> Checkpoint:
 def _chunks(values: list[Any], size: int) -> Iterator[list[Any]]:
     for start in range(0, len(values), size):
         yield values[start:start + size]
+
+
+def _marks(params: dict[str, int]) -> str:
+    return ", ".join(f":{name}" for name in params)
