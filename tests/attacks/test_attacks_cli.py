@@ -130,6 +130,20 @@ def test_bad_input_is_a_clean_error_and_writes_nothing(tmp_path: Path) -> None:
     assert not out.exists()
 
 
+def test_prompt_set_name_as_seeds(tmp_path: Path) -> None:
+    out = tmp_path / "p.jsonl"
+    result = invoke("--seeds", "sample-safety", "--attacks", "role_play", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    rows = read_rows(out)
+    assert len(rows) == 18 and all(r["seed_id"].startswith("sample-harm-") for r in rows)
+    assert "12 benign seeds skipped" in result.output
+    assert read_manifest(tmp_path).config["counts"]["skipped_benign_seeds"] == 12
+    result = invoke("--seeds", "med-harm-seeds", "--data-dir", str(tmp_path / "empty"), "--out", str(out))
+    assert result.exit_code == 1 and "error:" in result.output
+    result = invoke("--seeds", "no-such-set", "--out", str(out))
+    assert result.exit_code == 1 and "unknown prompt set" in result.output
+
+
 def test_help_names_the_options() -> None:
     result = CliRunner().invoke(redteam, ["generate", "--help"])
     for option in ("--seeds", "--attacks", "--per-seed", "--seed", "--limit", "--attacker", "--out"):

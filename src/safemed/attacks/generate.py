@@ -119,23 +119,23 @@ async def agenerate_attack_set(seeds: Iterable[PromptItem], attacks: Iterable[At
     dedup, params = _Dedup(stats), params or REWRITE_PARAMS
     it = iter(seeds)
     while batch := list(islice(it, _BATCH_SEEDS)):
-        jobs: list[tuple[PromptItem, Attack, int, Awaitable[AttackPrompt | None] | AttackPrompt]] = []
+        made: list[tuple[PromptItem, Attack, int, AttackPrompt | None]] = []
+        calls: list[Awaitable[AttackPrompt | None]] = []
         for item in batch:
             stats.seeds += 1
             for attack, draw, rng in _plan(item, chosen, seed, per_seed):
-                if isinstance(attack, ModelAttack):
-                    assert attacker is not None  # checked above
-                    jobs.append((item, attack, draw, _attempt(attack.generate(item, rng, attacker, params))))
+                if isinstance(attack, ModelAttack) and attacker is not None:
+                    calls.append(_attempt(attack.generate(item, rng, attacker, params)))
+                    made.append((item, attack, draw, None))  # filled in below, in order
                 elif isinstance(attack, TemplateAttack):
-                    jobs.append((item, attack, draw, attack.apply(item, rng)))
-        pending = [job for *_, job in jobs if not isinstance(job, AttackPrompt)]
-        done = iter(await asyncio.gather(*pending))
-        for item, attack, draw, job in jobs:
-            made = job if isinstance(job, AttackPrompt) else next(done)
-            if made is None:
+                    made.append((item, attack, draw, attack.apply(item, rng)))
+        answers = iter(await asyncio.gather(*calls))
+        for item, attack, draw, prompt in made:
+            result = next(answers) if isinstance(attack, ModelAttack) else prompt
+            if result is None:
                 stats.failed += 1
                 continue
-            row = dedup.admit(made, item, attack, draw)
+            row = dedup.admit(result, item, attack, draw)
             if row is not None:
                 yield row
 
@@ -156,10 +156,10 @@ def generate_attack_set(seeds: Iterable[PromptItem], attacks: Iterable[Attack], 
         for item in seeds:
             stats.seeds += 1
             for attack, draw, rng in _plan(item, chosen, seed, per_seed):
-                assert isinstance(attack, TemplateAttack)
-                row = dedup.admit(attack.apply(item, rng), item, attack, draw)
-                if row is not None:
-                    yield row
+                if isinstance(attack, TemplateAttack):
+                    row = dedup.admit(attack.apply(item, rng), item, attack, draw)
+                    if row is not None:
+                        yield row
         return
     with asyncio.Runner() as runner:
         agen = agenerate_attack_set(seeds, chosen, seed=seed, per_seed=per_seed, attacker=attacker,

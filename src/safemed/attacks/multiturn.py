@@ -55,7 +55,12 @@ class Turn(BaseModel):
 
 
 class Transcript(BaseModel):
-    """The full record of one multi-turn attack, JSON-serialisable with ``model_dump_json``."""
+    """The full record of one multi-turn attack, JSON-serialisable with ``model_dump_json``.
+
+    ``turns`` holds every attacker step, kept or not (refused, unparsed, errors); ``scores`` the
+    judge's score after each scored step; ``conversation`` is, for Crescendo, the target's kept
+    conversation (refused turns removed) and, for PAIR, the best-scoring [prompt, reply] exchange.
+    """
 
     attack: str
     seed_id: str
@@ -186,7 +191,9 @@ async def pair(seed: PromptItem, attacker: RequestEngine, target: RequestEngine,
     """Iteratively refine a single-turn prompt for ``seed.prompt``; see the module docstring.
 
     The attacker keeps its own conversation (its replies and the feedback), as in PAIR; the target
-    sees each candidate prompt fresh, and the judge scores that [prompt, reply] conversation.
+    sees each candidate prompt fresh, and the judge scores that [prompt, reply] conversation. When an
+    attacker reply has no usable JSON the previous prompt is sent again (the seed request itself
+    if the very first reply is unusable), and ``attacker_unparsed`` counts it.
     """
     rng = rng or random.Random(0)
     params, target_params = params or ATTACKER_PARAMS, target_params or GenerationParams()

@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from safemed.artifacts import new_manifest, write_manifest
 from safemed.attacks import ATTACKS, Attack, GenerateStats, agenerate_attack_set, generate_attack_set, get_attacks
 from safemed.backends import BackendOptions, GenerationParams, RequestEngine, RetryPolicy, build_backend
-from safemed.datasets import detect_language
+from safemed.datasets import detect_language, get_prompt_set
 from safemed.errors import ConfigError, DataError
 from safemed.records import PromptItem
 from safemed.settings import data_dir as default_data_dir
@@ -59,16 +59,24 @@ def read_seed_file(path: Path) -> Iterator[PromptItem]:
 
 
 def load_seeds(source: str, data_dir: Path) -> tuple[Iterable[PromptItem], Path | None]:
-    """Seeds from a JSONL path, or from a prompt set by name; and the file to record as input."""
+    """Seeds from a JSONL path or a prompt-set name, and the file to record as the manifest's input."""
     path = Path(source).expanduser()
     if path.is_file():
         return read_seed_file(path), path
-    try:
-        from safemed.datasets import get_prompt_set  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        raise ConfigError(f"--seeds {source!r}: no such file") from None
+    if path.suffix in (".jsonl", ".json") or os.sep in source:
+        raise ConfigError(f"--seeds {source!r}: no such file")
     prompt_set = get_prompt_set(source)
-    return prompt_set.load(data_dir), None
+    where = prompt_set.path(data_dir)
+    return prompt_set.load(data_dir), where if where.is_file() else None
+
+
+def harmful_only(seeds: Iterable[PromptItem], skipped: list[int]) -> Iterator[PromptItem]:
+    """Drop seeds marked ``expected="comply"`` (benign contrasts), counting them in ``skipped[0]``."""
+    for item in seeds:
+        if item.expected == "comply":
+            skipped[0] += 1
+            continue
+        yield item
 
 
 def select_attacks(spec: str, has_attacker: bool) -> list[Attack]:
@@ -90,7 +98,8 @@ async def write_rows_async(handle: IO[str], rows: AsyncIterator[dict[str, Any]])
 
 @click.command("generate")
 @click.option("--seeds", "seeds_source", required=True, metavar="NAME_OR_PATH",
-              help="Harmful seed requests: a JSONL of {id, prompt, category?, language?} rows, or a prompt-set name.")
+              help="Harmful seed requests: a JSONL of {id, prompt, category?, language?} rows, or a prompt-set name "
+                   "(e.g. med-harm-seeds, sample-safety). Seeds marked expected=comply are skipped.")
 @click.option("--attacks", "attack_spec", default="all", show_default=True, metavar="all|NAME[,NAME…]",
               help="Attacks to apply; 'all' is every template attack, plus model attacks when --attacker is given.")
 @click.option("--per-seed", type=click.IntRange(1), default=1, show_default=True,
@@ -112,9 +121,14 @@ async def write_rows_async(handle: IO[str], rows: AsyncIterator[dict[str, Any]])
 def generate_command(seeds_source: str, attack_spec: str, per_seed: int, seed: int, limit: int | None,
                      attacker: str | None, temperature: float, concurrency: int, timeout: float, api_key_env: str,
                      data_dir: Path | None, out: Path) -> None:
-    """Write an adversarial prompt set with benign twins for GRPO training (JSONL + manifest)."""
+    """Write an adversarial prompt set with benign twins for GRPO training (JSONL + manifest).
+
+    Example: safemed redteam generate --seeds med-harm-seeds --attacks all --per-seed 2 --out redteam/prompts.jsonl
+    """
     attacks = select_attacks(attack_spec, attacker is not None)
-    seeds, seed_file = load_seeds(seeds_source, default_data_dir(data_dir))
+    loaded, seed_file = load_seeds(seeds_source, default_data_dir(data_dir))
+    skipped = [0]
+    seeds: Iterable[PromptItem] = harmful_only(loaded, skipped)
     if limit is not None:
         seeds = islice(seeds, limit)
     config: dict[str, Any] = {"seeds": seeds_source, "attacks": [a.name for a in attacks], "per_seed": per_seed,
@@ -149,7 +163,9 @@ def generate_command(seeds_source: str, attack_spec: str, per_seed: int, seed: i
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
-    manifest.config["counts"] = stats.as_dict()
+    manifest.config["counts"] = {**stats.as_dict(), "skipped_benign_seeds": skipped[0]}
     write_manifest(out.parent, manifest, outputs=[out.name])
+    benign = f", {skipped[0]} benign seeds skipped" if skipped[0] else ""
     click.echo(f"wrote {stats.written} prompts from {stats.seeds} seeds to {out} ({stats.duplicates} duplicates "
-               f"dropped, {stats.failed} failed attacker rewrites); manifest {out.parent / 'manifest.json'}", err=True)
+               f"dropped, {stats.failed} failed attacker rewrites{benign}); manifest {out.parent / 'manifest.json'}",
+               err=True)
