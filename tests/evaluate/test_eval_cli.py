@@ -60,7 +60,7 @@ def test_eval_writes_samples_results_manifest(tmp_path: Path) -> None:
     assert manifest["inputs"][0]["path"].endswith("exam.jsonl") and len(manifest["inputs"][0]["sha256"]) == 64
     assert {o["path"] for o in manifest["outputs"]} == {"samples.jsonl", "results.json"}
     assert manifest["config"]["params"]["temperature"] == 0.0
-    assert "Results" in out
+    assert "Accuracy" in out
 
 
 def test_unknown_benchmark_lists_valid_names(tmp_path: Path) -> None:

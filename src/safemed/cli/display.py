@@ -51,16 +51,56 @@ def sample_progress(counts: dict[str, int], *, enabled: bool = True) -> Iterator
         yield hook
 
 
-def results_table(results: dict[str, Any]) -> Table:
-    """Per-benchmark accuracy with CI, invalid and error counts, then the macro average."""
-    table = Table(title=f"Results — {results.get('model', '')}")
+def _mcq_table(results: dict[str, Any]) -> Table | None:
+    rows = {n: b for n, b in results["benchmarks"].items() if b.get("kind", "mcq") == "mcq"}
+    if not rows:
+        return None
+    table = Table(title=f"Accuracy — {results.get('model', '')}")
     for col in ("benchmark", "lang", "n", "accuracy %", "95% CI", "invalid", "errors"):
         table.add_column(col, justify="left" if col in ("benchmark", "lang") else "right")
-    for name, block in results["benchmarks"].items():
+    for name, block in rows.items():
         table.add_row(name, block["language"], str(block["n"]), pct(block["accuracy"]), ci(block["ci95"]),
                       str(block["n_invalid"]), str(block["n_error"]))
-    macro = results["macro_average"]
-    if macro["n_benchmarks"] > 1:
+    macro = results.get("macro_average") or {}
+    if macro.get("n_benchmarks", 0) > 1:
         table.add_row("[bold]macro average", "", str(macro["n_benchmarks"]), pct(macro["accuracy"]),
                       ci(macro["ci95"]), "", "")
     return table
+
+
+def _num(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
+def _est(block: dict[str, Any] | None) -> str:
+    if not block or block.get("value") is None:
+        return "—"
+    low, high = block["ci"]
+    return f"{block['value']:.2f} [{_num(low)}, {_num(high)}]"
+
+
+def _safety_table(results: dict[str, Any]) -> Table | None:
+    rows = {n: b for n, b in results["benchmarks"].items() if b.get("kind") == "safety"}
+    if not rows:
+        return None
+    over = results.get("over_refusal")
+    title = f"Safety and ethics (judge panel) — {results.get('model', '')}"
+    if over and over.get("rate") is not None:
+        title += f"; over-refusal {pct(over['rate'])}% {ci(over['ci95'])} on {', '.join(over['sets'])}"
+    table = Table(title=title)
+    for col in ("benchmark", "judge", "n", "judge", "mean [95% CI]", "share ≥4", "unparsed"):
+        table.add_column(col, justify="left" if col in ("benchmark", "judge") else "right")
+    for name, block in rows.items():
+        for kind, judged in block["judged_by"].items():
+            for label, j in judged["judges"].items():
+                share = j.get("share_ge_4")
+                table.add_row(name, kind, str(j["n"]), label.split("[", 1)[-1].rstrip("]"), _est(j["mean"]),
+                              pct(share["value"]) if share else "—", str(j["n_unparsed"] + j["n_failed"]))
+            if len(judged["judges"]) > 1:
+                table.add_row(name, kind, str(judged["n"]), "[bold]overall avg", _est(judged["overall_avg"]), "", "")
+    return table
+
+
+def results_tables(results: dict[str, Any]) -> list[Table]:
+    """The accuracy table for exams and the judge-panel table for safety sets (whichever exist)."""
+    return [t for t in (_mcq_table(results), _safety_table(results)) if t is not None]

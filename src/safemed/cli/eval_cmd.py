@@ -10,10 +10,10 @@ from typing import Any, TypeVar
 import click
 
 from safemed.backends import BackendOptions, Budget, GenerationParams
-from safemed.cli.display import console, err_console, results_table, sample_progress
+from safemed.cli.display import console, err_console, results_tables, sample_progress
 from safemed.errors import ConfigError
 from safemed.evaluate.mcq import McqSettings
-from safemed.evaluate.run import EngineSettings, EvalRun
+from safemed.evaluate.run import EngineSettings, EvalRun, JudgeSettings
 from safemed.settings import data_dir as default_data_dir
 
 EXIT_INCOMPLETE = 4
@@ -29,9 +29,9 @@ def split_names(values: tuple[str, ...]) -> list[str]:
 
 
 def run_and_report(model: str, benchmarks: list[str], out: Path, data_dir: Path, settings: McqSettings,
-                   engine: EngineSettings, quiet: bool) -> dict[str, Any]:
-    """Plan, run with a progress bar, print the table, and exit non-zero when incomplete."""
-    run = EvalRun.prepare(model, benchmarks, out, data_dir, settings, engine)
+                   engine: EngineSettings, quiet: bool, judges: JudgeSettings | None = None) -> dict[str, Any]:
+    """Plan, run with a progress bar, print the tables, and exit non-zero when incomplete."""
+    run = EvalRun.prepare(model, benchmarks, out, data_dir, settings, engine, judges)
     try:
         with sample_progress(run.counts, enabled=not quiet) as hook:
             results, stats = run.execute(hook)
@@ -39,7 +39,8 @@ def run_and_report(model: str, benchmarks: list[str], out: Path, data_dir: Path,
         err_console.print(f"[yellow]interrupted[/]: finished samples are cached in {out}; "
                           "run the same command again to resume")
         sys.exit(EXIT_INTERRUPTED)
-    console.print(results_table(results))
+    for table in results_tables(results):
+        console.print(table)
     retries = sum(stats["retries"].values())
     err_console.print(f"{stats['requests']} requests, {stats['cache_hits']} cached, {retries} retries "
                       f"{stats['retries'] or ''}, {stats['prompt_tokens'] + stats['completion_tokens']} tokens; "
@@ -112,16 +113,28 @@ def engine_settings(concurrency: int, max_attempts: int, timeout: float, api_key
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None,
               help="Benchmark data folder [default: $SAFEMED_DATA_DIR or ./data].")
 @click.option("--skip-bad-rows", is_flag=True, help="Skip and count malformed data rows instead of stopping.")
+@click.option("--judge", "judges", multiple=True, metavar="[KIND=]SPEC",
+              help="Judge model for safety/ethics sets; repeat for a panel. KIND (msb, msb-zh, harm, refusal, "
+                   "rubric-violation, rubric-dilemma) limits a model to one judge role.")
+@click.option("--max-reparse", type=click.IntRange(0), default=2, show_default=True,
+              help="Re-asks of a judge whose reply cannot be parsed (then counted as unparsed).")
+@click.option("--over-refusal", default="auto", show_default=True, metavar="SET|auto|none",
+              help="Benign set whose refusal rate is reported beside safety numbers (auto: xstest if present, "
+                   "else the bundled sample).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @engine_options
 def eval_command(model: str, benchmarks: tuple[str, ...], out: Path, limit: int | None, seed: int, shuffle: bool,
                  temperature: float, max_new_tokens: int, n_boot: int, data_dir: Path | None, skip_bad_rows: bool,
-                 quiet: bool, **engine: object) -> None:
+                 judges: tuple[str, ...], max_reparse: int, over_refusal: str, quiet: bool, **engine: object) -> None:
     """Evaluate MODEL on benchmarks; writes OUT/samples.jsonl, results.json, manifest.json.
+
+    Multiple-choice exams are scored by answer letter; safety and ethics sets (med-safety-bench,
+    medethiceval-violation, xstest, …) are answered by MODEL and scored by the --judge panel.
 
     Example: safemed eval --model openai/llama3@http://127.0.0.1:8000/v1 --benchmark medqa,pubmedqa --out runs/a
     """
     settings = McqSettings(params=GenerationParams(temperature=temperature, max_tokens=max_new_tokens, seed=seed),
                            limit=limit, seed=seed, shuffle=shuffle, n_boot=n_boot, skip_bad_rows=skip_bad_rows)
+    judge_settings = JudgeSettings(judges=judges, max_reparse=max_reparse, over_refusal=over_refusal)
     run_and_report(model, split_names(benchmarks), out, default_data_dir(data_dir), settings,
-                   engine_settings(**engine), quiet)  # type: ignore[arg-type]
+                   engine_settings(**engine), quiet, judge_settings)  # type: ignore[arg-type]

@@ -16,7 +16,7 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from safemed.backends import GenerationParams, RequestEngine
 from safemed.datasets import Benchmark
@@ -112,46 +112,41 @@ def _items(benches: list[tuple[str, Benchmark]], data_dir: Path, settings: McqSe
             yield name, prepare(item, shuffle=settings.shuffle, seed=settings.seed)
 
 
-async def run_mcq(engine: RequestEngine, benches: list[tuple[str, Benchmark]], data_dir: Path, out_dir: Path,
+async def run_mcq(engine: RequestEngine, benches: list[tuple[str, Benchmark]], data_dir: Path, out: IO[str],
                   settings: McqSettings, progress: ProgressHook | None = None) -> dict[str, Any]:
-    """Evaluate every benchmark, stream ``samples.jsonl`` and return the results dict."""
+    """Evaluate every benchmark, stream one line per sample to ``out`` and return the results."""
     tallies = {name: Tally(language=bench.info.language) for name, bench in benches}
-    valid_cache: dict[int, str] = {}
 
     async def ask(pair: tuple[str, PreparedItem]) -> tuple[str, PreparedItem, list[Any], Any]:
         name, prepared = pair
         messages = render(prepared)
         return name, prepared, messages, await engine.complete(messages, settings.params)
 
-    partial = out_dir / (SAMPLES + ".partial")
     window = max(64, engine.concurrency * 3)
-    with open(partial, "w", encoding="utf-8") as out:
-        async for name, prepared, messages, result in ordered_map(
-                ask, _items(benches, data_dir, settings, tallies), window=window):
-            item = prepared.item
-            row: dict[str, Any] = {"benchmark": name, "id": item.id, "subject": item.subject,
-                                   "prompt": messages[-1].content, "gold": item.answer}
-            if settings.shuffle:
-                row["letter_map"] = prepared.letter_map
-            if result.completion is None:
-                tallies[name].errors += 1
-                row.update(response=None, extracted=None, correct=None, error=result.error, cache_hit=False)
-            else:
-                valid = valid_cache.setdefault(len(prepared.options), "".join(prepared.options))
-                shown = extract_answer(result.completion.text, valid, multi=item.multi)
-                extracted = prepared.to_original(shown) if shown else None
-                correct = extracted == item.answer
-                tallies[name].add(item.subject, correct, extracted is None, item.multi)
-                usage = result.completion.usage
-                row.update(response=result.completion.text, extracted=extracted, correct=correct,
-                           invalid=extracted is None, finish_reason=result.completion.finish_reason,
-                           usage={"prompt_tokens": usage.prompt_tokens,
-                                  "completion_tokens": usage.completion_tokens},
-                           cache_hit=result.cached)
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
-            if progress is not None:
-                progress(name, result.completion is not None)
-    partial.replace(out_dir / SAMPLES)
+    async for name, prepared, messages, result in ordered_map(
+            ask, _items(benches, data_dir, settings, tallies), window=window):
+        item = prepared.item
+        row: dict[str, Any] = {"benchmark": name, "kind": "mcq", "id": item.id, "subject": item.subject,
+                               "prompt": messages[-1].content, "gold": item.answer}
+        if settings.shuffle:
+            row["letter_map"] = prepared.letter_map
+        if result.completion is None:
+            tallies[name].errors += 1
+            row.update(response=None, extracted=None, correct=None, error=result.error, cache_hit=False)
+        else:
+            shown = extract_answer(result.completion.text, "".join(prepared.options), multi=item.multi)
+            extracted = prepared.to_original(shown) if shown else None
+            correct = extracted == item.answer
+            tallies[name].add(item.subject, correct, extracted is None, item.multi)
+            usage = result.completion.usage
+            row.update(response=result.completion.text, extracted=extracted, correct=correct,
+                       invalid=extracted is None, finish_reason=result.completion.finish_reason,
+                       usage={"prompt_tokens": usage.prompt_tokens,
+                              "completion_tokens": usage.completion_tokens},
+                       cache_hit=result.cached)
+        out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        if progress is not None:
+            progress(name, result.completion is not None)
     results = summarise(tallies, settings)
     results["complete"] = all(t.errors == 0 for t in tallies.values())
     results["settings"] = settings.as_dict()

@@ -1,9 +1,11 @@
-"""Running an evaluation end to end: plan → engine → benchmarks → results.json + manifest.json.
+"""Running an evaluation end to end: plan → engines → benchmarks → results.json + manifest.json.
 
-``safemed eval`` and ``safemed quickstart`` call :func:`evaluate`; it owns the run folder:
+``safemed eval`` and ``safemed quickstart`` use :class:`EvalRun`; it owns the run folder:
 ``samples.jsonl`` (one line per sample), ``results.json`` (the numbers), ``manifest.json`` (the
-artifact manifest of DESIGN.md) and ``cache.sqlite`` (the response cache that makes the run
-resumable after kill -9 or Ctrl-C: the same command with the same ``--out`` continues).
+artifact manifest of DESIGN.md) and ``cache.sqlite`` (the response cache of the model and the
+judges, which makes the run resumable after kill -9 or Ctrl-C: the same command with the same
+``--out`` continues). Multiple-choice benchmarks are scored by answer letter (:mod:`.mcq`);
+open-prompt safety and ethics sets by a judge panel (:mod:`.safety`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 from safemed.artifacts import atomic_write_json, new_manifest, write_manifest
 from safemed.backends import (
+    Backend,
     BackendOptions,
     Budget,
     RequestEngine,
@@ -23,8 +26,10 @@ from safemed.backends import (
     RetryPolicy,
     build_backend,
 )
-from safemed.datasets import Benchmark, get_benchmark
-from safemed.errors import DataError
+from safemed.datasets import Benchmark, PromptSet, get_benchmark, get_prompt_set
+from safemed.datasets.prompts import valid_prompt_set_names
+from safemed.datasets.registry import valid_names
+from safemed.errors import ConfigError, DataError, UnknownNameError
 from safemed.evaluate.mcq import RESULTS, SAMPLES, McqSettings, ProgressHook, run_mcq
 
 CACHE = "cache.sqlite"
@@ -42,82 +47,161 @@ class EngineSettings:
     backend: BackendOptions = field(default_factory=BackendOptions)
 
 
-def resolve_benchmarks(names: list[str]) -> list[tuple[str, Benchmark]]:
-    """Look every name up (``mcq:PATH`` and friends included); unknown names list the valid ones."""
-    return [(name, get_benchmark(name)) for name in names]
+@dataclass(frozen=True)
+class JudgeSettings:
+    """The judge panel for open-prompt sets: ``[KIND=]SPEC`` per judge, re-ask bound, over-refusal."""
+
+    judges: tuple[str, ...] = ()
+    max_reparse: int = 2
+    #: "auto" (xstest when its data is there, else the bundled sample), "none", or a prompt-set name
+    over_refusal: str = "auto"
 
 
-def plan(benches: list[tuple[str, Benchmark]], data_dir: Path, settings: McqSettings) -> dict[str, int]:
+def resolve(name: str) -> tuple[str, Benchmark | PromptSet]:
+    """``("mcq", Benchmark)`` or ``("safety", PromptSet)``; an unknown name lists both kinds."""
+    try:
+        return "mcq", get_benchmark(name)
+    except UnknownNameError:
+        pass
+    try:
+        return "safety", get_prompt_set(name)
+    except UnknownNameError:
+        raise UnknownNameError("benchmark", name, [*valid_names(), *valid_prompt_set_names()]) from None
+
+
+def plan(resolved: list[tuple[str, str, Any]], data_dir: Path, limit: int | None,
+         skip_bad_rows: bool) -> dict[str, int]:
     """Read every benchmark once before spending anything: bad rows fail here, and counts feed the
     progress bar. Returns the number of items per benchmark (after ``--limit``)."""
     counts: dict[str, int] = {}
-    for name, bench in benches:
+    for name, _, source in resolved:
         skipped: list[DataError] = []
-        stream = bench.load(data_dir, on_bad_row=skipped.append if settings.skip_bad_rows else None)
-        counts[name] = sum(1 for _ in itertools.islice(stream, settings.limit))
+        stream = source.load(data_dir, on_bad_row=skipped.append if skip_bad_rows else None)
+        counts[name] = sum(1 for _ in itertools.islice(stream, limit))
     return counts
 
 
-def input_files(benches: list[tuple[str, Benchmark]], data_dir: Path) -> list[Path]:
+def input_files(sources: list[Any], data_dir: Path) -> list[Path]:
     """Every data file a run reads (folders expanded), for the manifest's sha256 list."""
     files: list[Path] = []
-    for _, bench in benches:
-        path = bench.path(data_dir)
+    for source in sources:
+        path = source.path(data_dir)
         files.extend(sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path])
     return files
 
 
+def over_refusal_set(choice: str, data_dir: Path, names: list[str]) -> str | None:
+    """The over-refusal set to add beside safety sets, unless the run already has a benign set."""
+    if choice == "none":
+        return None
+    if choice != "auto":
+        return choice
+    benign = {"xstest", "healthsearchqa", "medicationqa", "liveqa", "sample-safety"}
+    if benign & set(names):
+        return None
+    xstest = get_prompt_set("xstest")
+    return "xstest" if xstest.path(data_dir).exists() else "sample-safety"
+
+
 @dataclass
 class EvalRun:
-    """A planned evaluation: benchmarks resolved and read, item counts known, nothing sent yet."""
+    """A planned evaluation: names resolved and data read, item counts known, nothing sent yet."""
 
     model_spec: str
-    benchmarks: list[tuple[str, Benchmark]]
+    resolved: list[tuple[str, str, Any]]
     counts: dict[str, int]
     out_dir: Path
     data_dir: Path
     settings: McqSettings
     engine_settings: EngineSettings
+    judge_settings: JudgeSettings
 
     @classmethod
-    def prepare(cls, model_spec: str, benchmark_names: list[str], out_dir: Path, data_dir: Path,
-                settings: McqSettings, engine_settings: EngineSettings) -> EvalRun:
+    def prepare(cls, model_spec: str, names: list[str], out_dir: Path, data_dir: Path, settings: McqSettings,
+                engine_settings: EngineSettings, judge_settings: JudgeSettings | None = None) -> EvalRun:
         """Resolve names and validate every row (bad input fails here, before any request)."""
-        benches = resolve_benchmarks(benchmark_names)
-        return cls(model_spec, benches, plan(benches, data_dir, settings), out_dir, data_dir, settings,
-                   engine_settings)
+        judge_settings = judge_settings or JudgeSettings()
+        resolved = [(name, *resolve(name)) for name in names]
+        if any(kind == "safety" for _, kind, _ in resolved):
+            if not judge_settings.judges:
+                raise ConfigError("safety and ethics sets are scored by judges: add --judge SPEC (several for a "
+                                  "panel), e.g. --judge openai/gpt-4o@URL, or --judge local/default for a demo")
+            extra = over_refusal_set(judge_settings.over_refusal, data_dir, names)
+            if extra is not None and extra not in names:
+                resolved.append((extra, "safety", get_prompt_set(extra)))
+        counts = plan(resolved, data_dir, settings.limit, settings.skip_bad_rows)
+        return cls(model_spec, resolved, counts, out_dir, data_dir, settings, engine_settings, judge_settings)
+
+    def _engine(self, backend: Backend, cache: ResponseCache) -> RequestEngine:
+        es = self.engine_settings
+        return RequestEngine(backend, cache=cache, concurrency=es.concurrency,
+                             retry=RetryPolicy(max_attempts=es.max_attempts), budget=es.budget, seed=self.settings.seed)
 
     def execute(self, progress: ProgressHook | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
         """Run it; returns (results, engine statistics) after writing the run folder."""
-        es = self.engine_settings
-        backend = build_backend(self.model_spec, es.backend)
-        out_dir = self.out_dir
+        from safemed.evaluate.safety import JudgeModel, Panels, run_safety
+        from safemed.judges import parse_judge_option
+
+        es, out_dir = self.engine_settings, self.out_dir
         out_dir.mkdir(parents=True, exist_ok=True)
         for stale in (RESULTS, "manifest.json"):
             (out_dir / stale).unlink(missing_ok=True)
-        names = [name for name, _ in self.benchmarks]
-        manifest = new_manifest("eval-run", seed=self.settings.seed,
-                                inputs=input_files(self.benchmarks, self.data_dir), config={
-                                    "model": backend.describe(), "benchmarks": names, "items": self.counts,
-                                    **self.settings.as_dict(), "concurrency": es.concurrency,
-                                    "max_attempts": es.max_attempts, "timeout_s": es.timeout})
         cache = ResponseCache(es.cache_path or out_dir / CACHE)
-        engine = RequestEngine(backend, cache=cache, concurrency=es.concurrency,
-                               retry=RetryPolicy(max_attempts=es.max_attempts), budget=es.budget,
-                               seed=self.settings.seed)
+        backends: dict[str, Backend] = {self.model_spec: build_backend(self.model_spec, es.backend)}
+        engines: dict[str, RequestEngine] = {self.model_spec: self._engine(backends[self.model_spec], cache)}
+        judge_models: list[JudgeModel] = []
+        for option in self.judge_settings.judges:
+            kind, spec = parse_judge_option(option, default="")
+            if spec not in engines:
+                engines[spec] = self._engine(build_backend(spec, es.backend), cache)
+            judge_models.append(JudgeModel(engines[spec], kind or None))
+        target = engines[self.model_spec]
+        panels = Panels(judge_models, max_reparse=self.judge_settings.max_reparse)
+        mcq = [(name, src) for name, kind, src in self.resolved if kind == "mcq"]
+        safety = [(name, src) for name, kind, src in self.resolved if kind == "safety"]
+        manifest = new_manifest("eval-run", seed=self.settings.seed,
+                                inputs=input_files([src for _, _, src in self.resolved], self.data_dir), config={
+                                    "model": target.backend.describe(), "benchmarks": [n for n, _, _ in self.resolved],
+                                    "items": self.counts, **self.settings.as_dict(), "concurrency": es.concurrency,
+                                    "max_attempts": es.max_attempts, "timeout_s": es.timeout,
+                                    "judges": list(self.judge_settings.judges),
+                                    "max_reparse": self.judge_settings.max_reparse})
+        partial = out_dir / (SAMPLES + ".partial")
 
         async def go() -> dict[str, Any]:
             try:
-                return await run_mcq(engine, self.benchmarks, self.data_dir, out_dir, self.settings, progress)
+                with open(partial, "w", encoding="utf-8") as out:
+                    results: dict[str, Any] = {"benchmarks": {}}
+                    if mcq:
+                        results = await run_mcq(target, mcq, self.data_dir, out, self.settings, progress)
+                    if safety:
+                        s = self.settings
+                        part = await run_safety(target, panels, safety, self.data_dir, out, params=s.params,
+                                                limit=s.limit, skip_bad_rows=s.skip_bad_rows, n_boot=s.n_boot,
+                                                seed=s.seed, progress=progress)
+                        results["benchmarks"].update(part["benchmarks"])
+                        results["over_refusal"] = part["over_refusal"]
+                        results["judges"] = panels.describe()
+                        results["complete"] = results.get("complete", True) and part["complete"]
+                        if part["bad_rows_skipped"]:
+                            results.setdefault("bad_rows_skipped", {}).update(part["bad_rows_skipped"])
+                        results.setdefault("settings", self.settings.as_dict())
+                return results
             finally:
-                await engine.aclose()
+                for engine in engines.values():
+                    await engine.aclose()
 
         try:
             results = asyncio.run(go())
         finally:
             cache.close()
+        partial.replace(out_dir / SAMPLES)
         results = {"model": self.model_spec, **results}
         atomic_write_json(out_dir / RESULTS, results)
-        manifest.config["engine"] = engine.stats.as_dict()
+        stats = {spec: engine.stats.as_dict() for spec, engine in engines.items()}
+        manifest.config["engine"] = stats[self.model_spec]
+        manifest.config["judge_engines"] = {k: v for k, v in stats.items() if k != self.model_spec}
+        if safety:
+            manifest.config["panels"] = panels.describe()
         write_manifest(out_dir, manifest, outputs=[SAMPLES, RESULTS])
-        return results, engine.stats.as_dict()
+        return results, stats[self.model_spec]
