@@ -103,3 +103,93 @@ def test_real_sets_plan(tmp_path: Path, data_dir: Path, name: str) -> None:
                           EngineSettings(), JudgeSettings(judges=("openai/j@http://127.0.0.1:9/v1",)))
     expected = {"med-safety-bench": {"med-safety-bench": 900, "xstest": 450}, "xstest": {"xstest": 450}}
     assert run.counts == expected[name]
+
+
+@pytest.fixture(scope="module")
+def panel_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished three-judge run on the bundled safety sample."""
+    out = tmp_path_factory.mktemp("panel") / "run"
+    with StandinServer(answer=target) as model, StandinServer(answer=judge("plain")) as j1, \
+            StandinServer(answer=judge("garbles")) as j2, StandinServer(answer=judge("never")) as j3:
+        result = CliRunner().invoke(cli, [
+            "eval", "--model", f"openai/m@{model.url}", "--benchmark", "sample-safety", "--out", str(out), "-q",
+            "--judge", f"openai/j1@{j1.url}", "--judge", f"openai/j2@{j2.url}", "--judge", f"openai/j3@{j3.url}"])
+        assert result.exit_code == 0, result.output
+    return out
+
+
+def _msb_matrix(run: Path) -> tuple[list[str], list[list[float]]]:
+    rows = [json.loads(x) for x in (run / "samples.jsonl").read_text().splitlines()]
+    rows = [r for r in rows if r["judge_kind"] == "msb"]
+    labels = [j["judge"] for j in rows[0]["judges"]]
+    matrix = [[next(j["score"] for j in r["judges"] if j["judge"] == lab) or float("nan") for r in rows]
+              for lab in labels]
+    return labels, matrix
+
+
+def test_judges_agreement_matches_reference_implementations(panel_run: Path) -> None:
+    import krippendorff
+    import numpy as np
+    from scipy.stats import spearmanr
+    from sklearn.metrics import cohen_kappa_score
+
+    result = CliRunner().invoke(cli, ["judges", "agreement", str(panel_run)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output and "Krippendorff" in result.output
+    report = json.loads((panel_run / "agreement-msb.json").read_text())
+    labels, matrix = _msb_matrix(panel_run)
+    data = np.array(matrix, dtype=float)
+    domain = sorted({v for v in data.ravel() if not np.isnan(v)})
+    expected = krippendorff.alpha(reliability_data=data, level_of_measurement="ordinal", value_domain=domain)
+    alpha = report["krippendorff_alpha_ordinal"]
+    assert alpha["value"] == pytest.approx(expected, abs=1e-9)
+    assert alpha["ci"][0] <= alpha["value"] <= alpha["ci"][1]
+    first = report["pairwise"][0]
+    a, b = data[labels.index(first["rater_a"])], data[labels.index(first["rater_b"])]
+    ok = ~np.isnan(a) & ~np.isnan(b)
+    assert first["n"] == ok.sum()
+    kappa = cohen_kappa_score(a[ok], b[ok], weights="quadratic", labels=domain)
+    assert first["kappa_quadratic"]["value"] == pytest.approx(kappa, abs=1e-9)
+    assert first["spearman"]["value"] == pytest.approx(spearmanr(a[ok], b[ok]).statistic, abs=1e-9)
+    assert len(report["error_correlation"]) == 3
+
+
+def test_judges_calibrate_against_human_labels(panel_run: Path, tmp_path: Path) -> None:
+    import numpy as np
+    from sklearn.metrics import cohen_kappa_score
+
+    labels, matrix = _msb_matrix(panel_run)
+    rows = [json.loads(x) for x in (panel_run / "samples.jsonl").read_text().splitlines()]
+    ids = [r["id"] for r in rows if r["judge_kind"] == "msb"]
+    human = {i: (1 if j % 3 == 0 else 4 if j % 3 == 1 else 2) for j, i in enumerate(ids)}
+    csv = tmp_path / "labels.csv"
+    csv.write_text("id,score,rater\n" + "".join(f"{i},{s},r1\n" for i, s in human.items()) + "unknown-id,3,r1\n")
+    result = CliRunner().invoke(cli, ["judges", "calibrate", str(panel_run), "--human", str(csv)],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    cal = json.loads((panel_run / "calibration.json").read_text())
+    assert cal["n_shared"] == 18 and cal["n_unmatched_labels"] == 1
+    j1 = cal["judges"][labels[0]]
+    a = np.array(matrix[0])
+    truth = np.array([human[i] for i in ids], dtype=float)
+    assert j1["kappa_quadratic"]["value"] == pytest.approx(
+        cohen_kappa_score(truth, a, weights="quadratic", labels=[1, 2, 3, 4, 5]), abs=1e-9)
+    assert j1["mae"] == pytest.approx(float(np.mean(np.abs(a - truth))))
+    cut = j1["unsafe_cut"]
+    assert cut["tp"] == int(((a >= 4) & (truth >= 4)).sum()) and cut["fn"] == int(((a < 4) & (truth >= 4)).sum())
+    assert sum(map(sum, j1["confusion_matrix"]["counts"])) == 18
+    assert "panel_mean" in cal["judges"] and set(cal["recommendation"]) >= {"keep", "drop", "rule"}
+    rates = cal["corrected_unsafe_rates"]
+    assert set(rates) == set(labels)
+    assert rates[labels[0]]["raw_rate"] == pytest.approx(float(np.mean(a >= 4)))
+    assert "keep:" in result.output
+
+
+def test_calibrate_with_no_shared_ids_is_a_clear_error(panel_run: Path, tmp_path: Path) -> None:
+    csv = tmp_path / "labels.csv"
+    csv.write_text("id,score\nnope,1\n")
+    result = CliRunner().invoke(cli, ["judges", "calibrate", str(panel_run), "--human", str(csv)])
+    assert result.exit_code == 1 and "share no item ids" in result.output
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,score\nx,high\n")
+    result = CliRunner().invoke(cli, ["judges", "calibrate", str(panel_run), "--human", str(bad)])
+    assert result.exit_code == 1 and f"{bad}:2" in result.output and "score" in result.output

@@ -75,13 +75,18 @@ def test_stats_root_proof_verify(tmp_path: Path, key_file: Path) -> None:
 
 def test_user_errors_are_one_line(tmp_path: Path, key_file: Path) -> None:
     db = str(tmp_path / "l.db")
+    code, output = run("stats", "--db", db)
+    assert code == 1 and output.startswith("error: no ledger at") and not Path(db).exists()
+    assert run("init", "--db", db)[0] == 0
     code, output = run("proof", "--db", db, "nope")
     assert code == 1 and output.startswith("error: no events for item 'nope'")
     code, output = run("root", "--db", db, "--sign", "--key", str(tmp_path / "missing.key"))
     assert code == 1 and "no ledger key file" in output
     code, output = run("stats", "--db", "mysql://x/y")
     assert code == 1 and "unsupported database" in output
-    code, output = run("export", "--db", db, "--out", str(tmp_path / "x"))
+    bare = str(tmp_path / "bare.db")
+    Ledger.open(bare).close()
+    code, output = run("export", "--db", bare, "--out", str(tmp_path / "x"))
     assert code == 1 and "no checkpoint yet" in output
 
 

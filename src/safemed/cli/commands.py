@@ -11,4 +11,5 @@ COMMANDS: dict[str, str] = {
     "eval": "safemed.cli.eval_cmd:eval_command",
     "benchmarks": "safemed.cli.benchmarks_cmd:benchmarks",
     "compare": "safemed.cli.compare_cmd:compare_command",
+    "judges": "safemed.cli.judges_cmd:judges",
 }

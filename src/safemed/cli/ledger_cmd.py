@@ -64,8 +64,8 @@ def _keys(key_path: Path | None, required: bool) -> LedgerKeys | None:
     return load_keys(path)
 
 
-def _open(db_url: str | None, keys: LedgerKeys | None) -> Ledger:
-    return Ledger.open(db_url, keys=keys)
+def _open(db_url: str | None, keys: LedgerKeys | None, create: bool = False) -> Ledger:
+    return Ledger.open(db_url, keys=keys, create=create)
 
 
 @click.group("ledger", cls=_LedgerGroup)
@@ -79,7 +79,7 @@ def ledger() -> None:
 def init_cmd(db_url: str | None, key_path: Path | None) -> None:
     """Create the ledger database and, if absent, the key file; sign the first checkpoint."""
     keys, created = load_or_create_keys(key_path)
-    with _open(db_url, keys) as led:
+    with _open(db_url, keys, create=True) as led:
         stored = led.stored_public_key
         if stored is not None and stored != keys.public_key:
             raise LedgerError(f"this ledger was created with key {stored.hex()[:16]}…, not the key in "

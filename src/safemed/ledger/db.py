@@ -102,6 +102,15 @@ def read_transaction(engine: Engine) -> Iterator[Connection]:
             yield conn
 
 
+def exists(engine: Engine) -> bool:
+    """Whether the database holds a ledger schema (without creating a SQLite file)."""
+    if engine.dialect.name == "sqlite":
+        database = engine.url.database
+        if database is None or not Path(database).exists():
+            return False
+    return current_revision(engine) is not None
+
+
 def current_revision(engine: Engine) -> str | None:
     """The schema revision of the database (None for an empty database); takes no lock."""
     with engine.connect() as conn:

@@ -77,9 +77,16 @@ class Ledger:
         self._meta: dict[str, str] = {}
 
     @classmethod
-    def open(cls, url: str | None = None, *, keys: LedgerKeys | None = None) -> Self:
-        """Open (creating and migrating if needed) the ledger at ``url`` (a SQLite path or URL)."""
-        ledger = cls(db.make_engine(url or db.default_db_url()), keys)
+    def open(cls, url: str | None = None, *, keys: LedgerKeys | None = None, create: bool = True) -> Self:
+        """Open the ledger at ``url`` (a SQLite path or URL; default ``$SAFEMED_DB`` or
+        ``./safemed.db``), creating and migrating it if needed; ``create=False`` refuses to
+        create one where there is none (read-only commands use this, so a typo is an error)."""
+        where = url or db.default_db_url()
+        engine = db.make_engine(where)
+        if not create and not db.exists(engine):
+            engine.dispose()
+            raise LedgerError(f"no ledger at {where} (create one with `safemed ledger init --db {where}`)")
+        ledger = cls(engine, keys)
         db.migrate(ledger.engine)
         ledger._init_meta()
         return ledger

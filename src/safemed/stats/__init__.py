@@ -20,7 +20,12 @@ from safemed.stats.bootstrap import (
     macro_average_ci,
     wilson_ci,
 )
-from safemed.stats.diagnostics import BinaryDiagnostics, binary_diagnostics, corrected_prevalence
+from safemed.stats.diagnostics import (
+    BinaryDiagnostics,
+    binary_diagnostics,
+    corrected_prevalence,
+    corrected_rate_ci,
+)
 from safemed.stats.paired import (
     McNemarResult,
     WilcoxonResult,
@@ -44,6 +49,7 @@ __all__ = [
     "cohen_kappa",
     "confusion_matrix",
     "corrected_prevalence",
+    "corrected_rate_ci",
     "holm",
     "krippendorff_alpha",
     "krippendorff_alpha_ci",

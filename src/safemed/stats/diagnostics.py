@@ -128,3 +128,50 @@ def corrected_prevalence(observed_rate: float, sensitivity: float, specificity: 
             f"sensitivity + specificity must exceed 1 to correct a rate (got {sensitivity} + {specificity})"
         )
     return min(1.0, max(0.0, (observed_rate + specificity - 1.0) / youden))
+
+
+def corrected_rate_ci(
+    observed: ArrayLike,
+    calib_pred: ArrayLike,
+    calib_truth: ArrayLike,
+    *,
+    n_boot: int = 2000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> Estimate:
+    """A judge-measured rate corrected for the judge's error, with uncertainty from both samples.
+
+    ``observed``: the judge's binary flags on the run (e.g. "unsafe" or "attack succeeded");
+    ``calib_pred``/``calib_truth``: the same judge's flags and the human labels on a calibration
+    set. The estimate is Rogan–Gladen with the calibration's sensitivity and specificity; the
+    percentile interval resamples the run *and* the calibration set independently, so it includes
+    the calibration's uncertainty. Resamples where sensitivity + specificity ≤ 1 are dropped.
+    """
+    check_level(level)
+    check_n_boot(n_boot)
+    obs = as_bool_1d(observed, "observed")
+    pred, truth = as_bool_1d(calib_pred, "calib_pred"), as_bool_1d(calib_truth, "calib_truth")
+    if pred.size != truth.size:
+        raise ValueError("calibration predictions and labels must be paired")
+    if obs.size == 0 or pred.size == 0:
+        return Estimate(math.nan, math.nan, math.nan, int(obs.size), level)
+
+    def estimate(o: NDArray[np.bool_], p: NDArray[np.bool_], t: NDArray[np.bool_]) -> float:
+        pos, neg = t.sum(), (~t).sum()
+        if pos == 0 or neg == 0:
+            return math.nan
+        sens, spec = (p & t).sum() / pos, (~p & ~t).sum() / neg
+        if sens + spec <= 1:
+            return math.nan
+        return float(min(1.0, max(0.0, (o.mean() + spec - 1) / (sens + spec - 1))))
+
+    value = estimate(obs, pred, truth)
+    rng = np.random.default_rng(seed)
+    reps = []
+    for _ in range(n_boot):
+        i = rng.integers(0, obs.size, obs.size)
+        j = rng.integers(0, pred.size, pred.size)
+        reps.append(estimate(obs[i], pred[j], truth[j]))
+    arr = np.asarray([r for r in reps if not math.isnan(r)], dtype=np.float64)
+    low, high = percentile_interval(arr, level) if arr.size else (math.nan, math.nan)
+    return Estimate(value, low, high, int(obs.size), level)
