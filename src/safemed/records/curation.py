@@ -20,7 +20,7 @@ import difflib
 import re
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
@@ -235,8 +235,7 @@ class LedgerEvent(NewEvent):
 
     def record(self) -> CurationRecord:
         """The typed record in the payload."""
-        record = RECORD_TYPES[self.event_type].model_validate(self.payload)
-        return record  # type: ignore[return-value]
+        return cast(CurationRecord, RECORD_TYPES[self.event_type].model_validate(self.payload))
 
 
 def event_document(event: NewEvent, seq: int) -> dict[str, JsonValue]:
