@@ -12,4 +12,5 @@ COMMANDS: dict[str, str] = {
     "benchmarks": "safemed.cli.benchmarks_cmd:benchmarks",
     "compare": "safemed.cli.compare_cmd:compare_command",
     "judges": "safemed.cli.judges_cmd:judges",
+    "redteam": "safemed.cli.redteam_cmd:redteam",
 }
