@@ -117,3 +117,14 @@ def test_changed_index_column_and_forged_checkpoint(filled: str) -> None:
     sql(filled, "UPDATE ledger_checkpoints SET tree_size = 39 WHERE tree_size = 40")
     report = Ledger.open(filled).verify()
     assert "signature" in {p.kind for p in report.problems}
+
+
+def test_tampered_subtree_cache_cannot_fake_a_proof(filled: str) -> None:
+    """Stored subtree hashes only speed proofs up: a changed one makes the proof fail its check."""
+    sql(filled, "UPDATE ledger_nodes SET hash = :h WHERE level = 5 AND pos = 0", h=b"\x00" * 32)
+    result = CliRunner().invoke(ledger_cli, ["proof", "--db", filled, "item-0000009"])
+    assert result.exit_code == 4
+    assert '"verified": false' in result.output and "did not verify" in result.output
+    sql(filled, "DELETE FROM ledger_nodes WHERE level = 5 AND pos = 0")
+    result = CliRunner().invoke(ledger_cli, ["proof", "--db", filled, "item-0000009"])
+    assert result.exit_code == 1 and "lacks subtree level 5 position 0" in result.output

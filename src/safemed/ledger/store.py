@@ -24,10 +24,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Self
 
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import Connection
 
-from safemed.ledger import db, merkle
+from safemed.ledger import db, merkle, subtrees
 from safemed.ledger.canonical import canonical_json
 from safemed.ledger.checkpoint import Checkpoint, sign_checkpoint
 from safemed.ledger.errors import LedgerError
@@ -139,7 +139,7 @@ class Ledger:
         """
         with db.write_transaction(self.engine) as conn:
             start = self._size(conn)
-            builder = merkle.TreeBuilder(start, self._frontier(conn, start))
+            builder = merkle.TreeBuilder(start, subtrees.frontier(conn, start))
             iterator = iter(new_events)
             while batch := list(itertools.islice(iterator, batch_size)):
                 event_rows: list[dict[str, Any]] = []
@@ -168,7 +168,7 @@ class Ledger:
             latest = self._latest_checkpoint(conn)
             if latest is not None and latest.tree_size == size and latest.key_id == self.keys.key_id:
                 return latest
-            root = self._root(conn, size)
+            root = subtrees.root(conn, size)
             cp = sign_checkpoint(self.keys, self.origin, size, root, utc_now())
             conn.execute(checkpoints.insert().values(tree_size=size, root_hash=root, origin=cp.origin,
                                                      key_id=cp.key_id, signature=cp.signature,
@@ -186,7 +186,7 @@ class Ledger:
         """The Merkle root of the first ``tree_size`` events (default: all), from stored nodes."""
         with db.read_transaction(self.engine) as conn:
             size = self._size(conn)
-            return self._root(conn, size if tree_size is None else self._check_size(tree_size, size))
+            return subtrees.root(conn, size if tree_size is None else self._check_size(tree_size, size))
 
     def checkpoints(self) -> list[Checkpoint]:
         """All checkpoints, oldest first."""
@@ -240,7 +240,7 @@ class Ledger:
             paths = {seq: merkle.inclusion_nodes(seq, size) for seq in wanted}
             needed = {node for path in paths.values() for element in path for node in element}
             needed.update(Node(0, seq) for seq in wanted)
-            table = self._lookup(conn, needed)
+            table = subtrees.lookup(conn, needed)
         return [InclusionProof(seq, size, table[Node(0, seq)], merkle.resolve(paths[seq], table.__getitem__))
                 for seq in wanted]
 
@@ -256,7 +256,7 @@ class Ledger:
             if not 0 <= old_size <= new:
                 raise LedgerError(f"no consistency proof from size {old_size} to size {new}")
             path = merkle.consistency_nodes(old_size, new)
-            table = self._lookup(conn, {node for element in path for node in element})
+            table = subtrees.lookup(conn, {node for element in path for node in element})
         return ConsistencyProof(old_size, new, merkle.resolve(path, table.__getitem__))
 
     def stats(self) -> LedgerStats:
@@ -295,51 +295,7 @@ class Ledger:
         row = conn.execute(select(checkpoints).order_by(checkpoints.c.id.desc()).limit(1)).mappings().first()
         return _checkpoint(row) if row is not None else None
 
-    def _frontier(self, conn: Connection, size: int) -> list[bytes]:
-        needed = merkle.range_nodes(0, size)
-        table = self._lookup(conn, set(needed))
-        return [table[node] for node in needed]
-
-    def _root(self, conn: Connection, size: int) -> bytes:
-        return merkle.fold(self._frontier(conn, size)) if size else merkle.EMPTY_ROOT
-
-    @staticmethod
-    def _lookup(conn: Connection, wanted: set[Node]) -> dict[Node, bytes]:
-        """Stored hashes of complete subtrees (level 0 = the events' leaf hashes)."""
-        found: dict[Node, bytes] = {}
-        for part in _chunks(sorted(node.pos for node in wanted if node.level == 0), 500):
-            params = {f"p{i}": pos for i, pos in enumerate(part)}
-            sql = f"SELECT seq, leaf_hash FROM ledger_events WHERE seq IN ({_marks(params)})"
-            found.update((Node(0, int(seq)), bytes(value)) for seq, value in conn.execute(text(sql), params))
-        # Plain SQL, one (level = L AND pos IN (…)) term per level: each term is a primary-key lookup
-        # (a row-value IN over (level, pos) makes SQLite scan the table), and text() avoids compiling
-        # a new Core statement for every proof shape. A proof needs at most ~2 log2(n) nodes.
-        for part in _chunks(sorted(node for node in wanted if node.level > 0), 500):
-            by_level: dict[int, dict[str, int]] = {}
-            for i, node in enumerate(part):
-                by_level.setdefault(node.level, {})[f"n{i}"] = node.pos
-            terms = [f"(level = {level:d} AND pos IN ({_marks(names)}))" for level, names in by_level.items()]
-            params = {name: pos for names in by_level.values() for name, pos in names.items()}
-            sql = f"SELECT level, pos, hash FROM ledger_nodes WHERE {' OR '.join(terms)}"
-            found.update((Node(int(level), int(pos)), bytes(value))
-                         for level, pos, value in conn.execute(text(sql), params))
-        missing = wanted - found.keys()
-        if missing:
-            node = min(missing)
-            raise LedgerError(f"stored Merkle tree lacks subtree level {node.level} position {node.pos} "
-                              "(rows deleted?); run `safemed ledger verify`")
-        return found
-
-
 def _checkpoint(row: Any) -> Checkpoint:
     return Checkpoint(origin=row["origin"], tree_size=int(row["tree_size"]), root_hash=bytes(row["root_hash"]),
                       key_id=row["key_id"], signature=bytes(row["signature"]), created_at=row["created_at"])
 
-
-def _chunks(values: list[Any], size: int) -> Iterator[list[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start:start + size]
-
-
-def _marks(params: dict[str, int]) -> str:
-    return ", ".join(f":{name}" for name in params)
