@@ -13,4 +13,5 @@ COMMANDS: dict[str, str] = {
     "compare": "safemed.cli.compare_cmd:compare_command",
     "judges": "safemed.cli.judges_cmd:judges",
     "redteam": "safemed.cli.redteam_cmd:redteam",
+    "ledger": "safemed.cli.ledger_cmd:ledger",
 }
