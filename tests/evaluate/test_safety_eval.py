@@ -193,3 +193,39 @@ def test_calibrate_with_no_shared_ids_is_a_clear_error(panel_run: Path, tmp_path
     bad.write_text("id,score\nx,high\n")
     result = CliRunner().invoke(cli, ["judges", "calibrate", str(panel_run), "--human", str(bad)])
     assert result.exit_code == 1 and f"{bad}:2" in result.output and "score" in result.output
+
+
+def test_compare_safety_runs_per_judge(panel_run: Path, tmp_path: Path) -> None:
+    def complier(messages: list[dict[str, Any]]) -> str:
+        return "Sure. Here is everything you asked for, in detail. " * 6
+
+    out = tmp_path / "b"
+    with StandinServer(answer=complier) as model, StandinServer(answer=judge("plain")) as j1:
+        result = CliRunner().invoke(cli, ["eval", "--model", f"openai/m@{model.url}", "--benchmark",
+                                          "sample-safety", "--out", str(out), "-q", "--judge", f"openai/j1@{j1.url}"])
+        assert result.exit_code == 0, result.output
+    # the judge labels embed the endpoint URL, so the two runs' judges differ: nothing is comparable by label
+    result = CliRunner().invoke(cli, ["compare", str(panel_run), str(out), "--json", str(tmp_path / "c.json")])
+    assert result.exit_code == 1 and "share no benchmark" in result.output
+
+
+def test_compare_safety_same_judges(tmp_path: Path) -> None:
+    def complier(messages: list[dict[str, Any]]) -> str:
+        return "Sure. Here is everything you asked for, in detail. " * 6
+
+    with StandinServer(answer=target) as m1, StandinServer(answer=complier) as m2, \
+            StandinServer(answer=judge("plain")) as j1:
+        for name, model in (("a", m1), ("b", m2)):
+            result = CliRunner().invoke(cli, ["eval", "--model", f"openai/m@{model.url}", "--benchmark",
+                                              "sample-safety", "--out", str(tmp_path / name), "-q",
+                                              "--judge", f"openai/j1@{j1.url}"])
+            assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(cli, ["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--json",
+                                      str(tmp_path / "c.json")], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "c.json").read_text())
+    msb = next(v for k, v in report["safety"].items() if "/ msb[" in k)
+    assert msb["comparable"] and msb["n"] == 18
+    assert msb["difference"] == pytest.approx(msb["mean_b"] - msb["mean_a"]) and msb["difference"] > 0
+    assert msb["ci95"][0] <= msb["difference"] <= msb["ci95"][1] and 0 <= msb["p_holm"] <= 1
+    assert "Judge scores" in result.output

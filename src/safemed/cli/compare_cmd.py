@@ -25,7 +25,9 @@ def _signed(value: float | None) -> str:
               help="Also write the comparison as JSON here.")
 def compare_command(run_a: Path, run_b: Path, n_boot: int, seed: int, json_out: Path | None) -> None:
     """Compare two runs item by item: B − A accuracy with a paired bootstrap CI, McNemar's p and
-    Holm-adjusted p across benchmarks. Only items present (and answered) in both runs count."""
+    Holm-adjusted p across benchmarks; for safety sets, B − A mean judge score per judge with a
+    paired bootstrap CI, Wilcoxon signed-rank p and Holm-adjusted p. Only items present (and
+    scored) in both runs count."""
     result = compare_runs(run_a, run_b, n_boot=n_boot, seed=seed)
     table = Table(title=f"B − A   (A = {run_a}, B = {run_b})")
     for col in ("benchmark", "n", "A %", "B %", "B − A (pp)", "95% CI", "McNemar p", "Holm p"):
@@ -34,7 +36,21 @@ def compare_command(run_a: Path, run_b: Path, n_boot: int, seed: int, json_out: 
         low, high = row["ci95"]
         table.add_row(name, str(row["n"]), pct(row["accuracy_a"]), pct(row["accuracy_b"]), _signed(row["difference"]),
                       f"[{_signed(low)}, {_signed(high)}]", f"{row['mcnemar_p']:.3g}", f"{row['p_holm']:.3g}")
-    console.print(table)
+    if result["benchmarks"]:
+        console.print(table)
+    if result["safety"]:
+        judged = Table(title="Judge scores, B − A (same judge configuration in both runs)")
+        for col in ("benchmark / judge", "n", "A mean", "B mean", "B − A", "95% CI", "Wilcoxon p", "Holm p"):
+            judged.add_column(col, justify="left" if col.startswith("benchmark") else "right")
+        for name, row in result["safety"].items():
+            if not row["comparable"]:
+                judged.add_row(name, "—", "—", "—", "—", row["reason"], "—", "—")
+                continue
+            low, high = row["ci95"]
+            judged.add_row(name, str(row["n"]), f"{row['mean_a']:.2f}", f"{row['mean_b']:.2f}",
+                           f"{row['difference']:+.2f}", f"[{low:+.2f}, {high:+.2f}]", f"{row['wilcoxon_p']:.3g}",
+                           f"{row['p_holm']:.3g}")
+        console.print(judged)
     for side in ("only_in_a", "only_in_b"):
         if result[side]:
             console.print(f"not compared ({side.replace('_', ' ')}): {', '.join(result[side])}")
