@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 from statistics import fmean
 
 from safemed.records.curation import (
-    RUBRIC_DIMENSIONS,
+    RUBRICS,
     Adjudication,
+    Assignment,
     Attempt,
     Edit,
     Escalation,
+    Flag,
     Item,
     LedgerEvent,
     RetentionDecision,
@@ -40,6 +42,8 @@ class ItemState:
     escalations: list[Escalation] = field(default_factory=list)
     adjudication: Adjudication | None = None
     retention: RetentionDecision | None = None
+    assignments: list[Assignment] = field(default_factory=list)
+    flags: list[Flag] = field(default_factory=list)
     last_seq: int = -1
 
     @property
@@ -66,10 +70,12 @@ class ItemState:
 
     @property
     def mean_scores(self) -> dict[str, float]:
-        """Mean rubric score per dimension over all reviews (empty without reviews)."""
+        """Mean rubric score per dimension over all reviews (empty without reviews); ethics/safety
+        items' reviews use their own rubric's dimensions."""
         if not self.reviews:
             return {}
-        return {name: fmean(getattr(r.scores, name) for r in self.reviews) for name in RUBRIC_DIMENSIONS}
+        names = RUBRICS[self.reviews[0].rubric]
+        return {name: fmean(getattr(r.scores, name) for r in self.reviews) for name in names}
 
     @property
     def status(self) -> str:
@@ -105,6 +111,10 @@ class ItemState:
             self.escalations.append(record)
         elif isinstance(record, Adjudication):
             self.adjudication = record
+        elif isinstance(record, Assignment):
+            self.assignments.append(record)
+        elif isinstance(record, Flag):
+            self.flags.append(record)
         else:
             self.retention = record
         self.last_seq = event.seq
