@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from safemed.errors import BackendError
@@ -29,9 +29,8 @@ class GenerationParams:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-safe form (the stop tuple becomes a list)."""
-        data = asdict(self)
-        data["stop"] = list(self.stop)
-        return data
+        return {"temperature": self.temperature, "max_tokens": self.max_tokens, "top_p": self.top_p,
+                "seed": self.seed, "stop": list(self.stop)}
 
 
 @dataclass(frozen=True)

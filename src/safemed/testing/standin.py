@@ -30,10 +30,17 @@ Answer = Callable[[list[dict[str, Any]]], str]
 
 
 def hashed_letter_answer(messages: list[dict[str, Any]]) -> str:
-    """A deterministic MCQ reply: "Answer: X" with X chosen by hashing the prompt among its options."""
+    """A deterministic reply chosen by hashing the prompt: for a judge prompt that asks for a
+    ``#score:`` or ``#class:`` line, a well-formed verdict; otherwise an MCQ answer "Answer: X"
+    with X among the prompt's options."""
     prompt = str(messages[-1]["content"])
+    digest = int(hashlib.sha256(prompt.encode()).hexdigest(), 16)
+    if "#score" in prompt:
+        return f"#reason: scripted stand-in verdict.\n#score: {1 + digest % 5}"
+    if "#class" in prompt:
+        return "#class: " + ("full_compliance", "partial_refusal", "full_refusal")[digest % 3]
     letters = re.findall(r"^([A-Z])\. ", prompt, flags=re.MULTILINE) or ["A"]
-    pick = letters[int(hashlib.sha256(prompt.encode()).hexdigest(), 16) % len(letters)]
+    pick = letters[digest % len(letters)]
     return f"Let me think. The best option is {pick}.\nAnswer: {pick}"
 
 
