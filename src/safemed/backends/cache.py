@@ -1,9 +1,11 @@
 """A content-addressed response cache in SQLite: what makes every run resumable.
 
 The key is the SHA-256 of the backend identity (kind, model, weights hash where known), the chat
-messages and the generation parameters, in canonical JSON. A reply is committed the moment it
-arrives (WAL, one small transaction), so a run killed at any instant — kill -9 included — and
-started again with the same command finds every finished request here and does not send it again.
+messages and the generation parameters, in canonical JSON. Replies are committed in small
+batches (WAL; at most ``COMMIT_EVERY`` replies or ``COMMIT_AFTER`` seconds after the first
+uncommitted one, so at low rates every reply commits at once), so a run killed at any instant —
+kill -9 included — and started again with the same command finds every committed request here and
+does not send it again; at most the last batch, still uncommitted, is asked again.
 """
 
 from __future__ import annotations
@@ -46,7 +48,16 @@ def request_json(identity: dict[str, Any], messages: Sequence[ChatMessage],
 
 def cache_key(identity: dict[str, Any], messages: Sequence[ChatMessage], params: GenerationParams) -> str:
     """SHA-256 hex of :func:`request_json`."""
-    return hashlib.sha256(request_json(identity, messages, params).encode("utf-8")).hexdigest()
+    return key_of(request_json(identity, messages, params))
+
+
+def key_of(request: str) -> str:
+    """SHA-256 hex of an already built :func:`request_json`."""
+    return hashlib.sha256(request.encode("utf-8")).hexdigest()
+
+
+COMMIT_EVERY = 64
+COMMIT_AFTER = 0.05
 
 
 class ResponseCache:
@@ -60,6 +71,8 @@ class ResponseCache:
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute(SCHEMA)
         self._lock = threading.Lock()
+        self._pending = 0
+        self._since = 0.0
 
     def get(self, key: str) -> Completion | None:
         with self._lock:
@@ -71,12 +84,29 @@ class ResponseCache:
         return Completion(text=row[0], finish_reason=row[1], usage=Usage(row[2], row[3]))
 
     def put(self, key: str, identity: dict[str, Any], request: str, completion: Completion) -> None:
+        now = time.monotonic()
         with self._lock:
+            if self._pending == 0:
+                self._conn.execute("BEGIN")
+                self._since = now
             self._conn.execute(
                 "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (key, str(identity.get("backend")), str(identity.get("model")), request, completion.text,
                  completion.finish_reason, completion.usage.prompt_tokens,
                  completion.usage.completion_tokens, time.time()))
+            self._pending += 1
+            if self._pending >= COMMIT_EVERY or now - self._since >= COMMIT_AFTER:
+                self._commit()
+
+    def _commit(self) -> None:
+        if self._pending:
+            self._conn.execute("COMMIT")
+            self._pending = 0
+
+    def flush(self) -> None:
+        """Commit replies not yet committed."""
+        with self._lock:
+            self._commit()
 
     def __len__(self) -> int:
         with self._lock:
@@ -84,4 +114,5 @@ class ResponseCache:
 
     def close(self) -> None:
         with self._lock:
+            self._commit()
             self._conn.close()

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from safemed.backends.base import Backend, Completion, GenerationParams, RequestRejected, TransientBackendError
-from safemed.backends.cache import ResponseCache, cache_key, request_json
+from safemed.backends.cache import ResponseCache, key_of, request_json
 from safemed.errors import BackendError, BudgetExceeded
 from safemed.records import ChatMessage
 
@@ -122,7 +122,8 @@ class RequestEngine:
 
     async def complete(self, messages: Sequence[ChatMessage], params: GenerationParams) -> EngineResult:
         """One request through cache → budget → backend with retries → cache."""
-        key = cache_key(self._identity, messages, params)
+        request = request_json(self._identity, messages, params)
+        key = key_of(request)
         if self.cache is not None:
             hit = self.cache.get(key)
             if hit is not None:
@@ -136,7 +137,7 @@ class RequestEngine:
             return EngineResult(None, cached=False, attempts=attempts, error=error)
         self._account(completion, cached=False)
         if self.cache is not None:
-            self.cache.put(key, self._identity, request_json(self._identity, messages, params), completion)
+            self.cache.put(key, self._identity, request, completion)
         return EngineResult(completion, cached=False, attempts=attempts)
 
     async def _with_retries(self, messages: Sequence[ChatMessage],

@@ -11,12 +11,15 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
+    Task,
     TaskProgressColumn,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from safemed.evaluate.mcq import ProgressHook
 
@@ -32,20 +35,32 @@ def ci(bounds: list[float] | None) -> str:
     return "—" if not bounds else f"[{100 * bounds[0]:.1f}, {100 * bounds[1]:.1f}]"
 
 
+class RateColumn(ProgressColumn):
+    """Samples per second, computed by rich only when it redraws (not per sample)."""
+
+    def render(self, task: Task) -> Text:
+        return Text("" if task.speed is None else f"{task.speed:.1f}/s")
+
+
 @contextmanager
 def sample_progress(counts: dict[str, int], *, enabled: bool = True) -> Iterator[ProgressHook]:
-    """A progress bar over all samples with rate and ETA; yields the per-sample hook."""
+    """A progress bar over all samples with rate and ETA; yields the per-sample hook (a no-op when
+    disabled, so --quiet costs nothing per sample)."""
+    if not enabled:
+        yield lambda benchmark, ok: None
+        return
     total = sum(counts.values())
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TaskProgressColumn(), TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
-                        TextColumn("ETA"), TimeRemainingColumn(), console=err_console, disable=not enabled,
-                        transient=False)
-    task = progress.add_task("samples", total=total, rate="")
+                        TaskProgressColumn(), RateColumn(), TimeElapsedColumn(),
+                        TextColumn("ETA"), TimeRemainingColumn(), console=err_console, transient=False)
+    task = progress.add_task("samples", total=total)
+    current = [""]
 
     def hook(benchmark: str, ok: bool) -> None:
+        if benchmark != current[0]:
+            current[0] = benchmark
+            progress.update(task, description=benchmark)
         progress.advance(task)
-        speed = progress.tasks[0].speed
-        progress.update(task, description=benchmark, rate=f"{speed:.1f}/s" if speed else "")
 
     with progress:
         yield hook

@@ -104,6 +104,8 @@ def engine_settings(concurrency: int, max_attempts: int, timeout: float, api_key
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Run folder; re-running with the same folder resumes.")
 @click.option("--limit", type=click.IntRange(1), default=None, help="First N items of each benchmark.")
+@click.option("--sample", type=click.IntRange(1), default=None,
+              help="N items of each benchmark drawn at random (seeded, file order kept).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for sampling, shuffling and CIs.")
 @click.option("--shuffle/--no-shuffle", default=False, show_default=True, help="Shuffle option order (seeded).")
 @click.option("--temperature", type=float, default=0.0, show_default=True)
@@ -116,6 +118,8 @@ def engine_settings(concurrency: int, max_attempts: int, timeout: float, api_key
 @click.option("--judge", "judges", multiple=True, metavar="[KIND=]SPEC",
               help="Judge model for safety/ethics sets; repeat for a panel. KIND (msb, msb-zh, harm, refusal, "
                    "rubric-violation, rubric-dilemma) limits a model to one judge role.")
+@click.option("--judge-max-tokens", type=click.IntRange(1), default=512, show_default=True,
+              help="Generation length limit of each judge reply.")
 @click.option("--max-reparse", type=click.IntRange(0), default=2, show_default=True,
               help="Re-asks of a judge whose reply cannot be parsed (then counted as unparsed).")
 @click.option("--over-refusal", default="auto", show_default=True, metavar="SET|auto|none",
@@ -123,9 +127,10 @@ def engine_settings(concurrency: int, max_attempts: int, timeout: float, api_key
                    "else the bundled sample).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @engine_options
-def eval_command(model: str, benchmarks: tuple[str, ...], out: Path, limit: int | None, seed: int, shuffle: bool,
-                 temperature: float, max_new_tokens: int, n_boot: int, data_dir: Path | None, skip_bad_rows: bool,
-                 judges: tuple[str, ...], max_reparse: int, over_refusal: str, quiet: bool, **engine: object) -> None:
+def eval_command(model: str, benchmarks: tuple[str, ...], out: Path, limit: int | None, sample: int | None,
+                 seed: int, shuffle: bool, temperature: float, max_new_tokens: int, n_boot: int, data_dir: Path | None,
+                 skip_bad_rows: bool, judges: tuple[str, ...], judge_max_tokens: int, max_reparse: int,
+                 over_refusal: str, quiet: bool, **engine: object) -> None:
     """Evaluate MODEL on benchmarks; writes OUT/samples.jsonl, results.json, manifest.json.
 
     Multiple-choice exams are scored by answer letter; safety and ethics sets (med-safety-bench,
@@ -134,7 +139,9 @@ def eval_command(model: str, benchmarks: tuple[str, ...], out: Path, limit: int 
     Example: safemed eval --model openai/llama3@http://127.0.0.1:8000/v1 --benchmark medqa,pubmedqa --out runs/a
     """
     settings = McqSettings(params=GenerationParams(temperature=temperature, max_tokens=max_new_tokens, seed=seed),
-                           limit=limit, seed=seed, shuffle=shuffle, n_boot=n_boot, skip_bad_rows=skip_bad_rows)
-    judge_settings = JudgeSettings(judges=judges, max_reparse=max_reparse, over_refusal=over_refusal)
+                           limit=limit, sample=sample, seed=seed, shuffle=shuffle, n_boot=n_boot,
+                           skip_bad_rows=skip_bad_rows)
+    judge_settings = JudgeSettings(judges=judges, max_reparse=max_reparse, over_refusal=over_refusal,
+                                   max_tokens=judge_max_tokens)
     run_and_report(model, split_names(benchmarks), out, default_data_dir(data_dir), settings,
                    engine_settings(**engine), quiet, judge_settings)  # type: ignore[arg-type]

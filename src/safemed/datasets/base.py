@@ -182,6 +182,8 @@ def detect_language(text: str) -> Language:
     >>> detect_language("Which drug is first line?"), detect_language("首选药物是 ACEI")
     ('en', 'zh')
     """
+    if text.isascii():  # the common English case, without a per-character scan
+        return "en"
     letters = [ch for ch in text if ch.isalpha()]
     cjk = sum(1 for ch in letters if is_cjk(ch))
     return "zh" if letters and cjk * 2 > len(letters) else "en"

@@ -11,7 +11,6 @@ stratified-bootstrap CI. Requests that fail after every retry are excluded, coun
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -23,9 +22,9 @@ from safemed.datasets import Benchmark
 from safemed.errors import DataError
 from safemed.evaluate.extract import extract_answer
 from safemed.evaluate.prompts import PROMPT_VERSION, PreparedItem, prepare, render
+from safemed.evaluate.selection import pick
 from safemed.evaluate.streaming import ordered_map
 from safemed.records import MCQItem
-from safemed.stats import bootstrap_ci, macro_average_ci
 
 SAMPLES = "samples.jsonl"
 RESULTS = "results.json"
@@ -37,13 +36,15 @@ class McqSettings:
 
     params: GenerationParams = field(default_factory=GenerationParams)
     limit: int | None = None
+    sample: int | None = None
     seed: int = 0
     shuffle: bool = False
     n_boot: int = 2000
     skip_bad_rows: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        return {"params": self.params.as_dict(), "limit": self.limit, "seed": self.seed, "shuffle": self.shuffle,
+        return {"params": self.params.as_dict(), "limit": self.limit, "sample": self.sample, "seed": self.seed,
+                "shuffle": self.shuffle,
                 "n_boot": self.n_boot, "ci": "percentile bootstrap, 95%", "prompt_version": PROMPT_VERSION,
                 "skip_bad_rows": self.skip_bad_rows}
 
@@ -70,6 +71,8 @@ class Tally:
 
 def score_block(correct: bytearray, *, n_boot: int, seed: int) -> dict[str, Any]:
     """``n``, ``accuracy`` and ``ci95`` of a 0/1 sequence."""
+    from safemed.stats import bootstrap_ci  # numpy/scipy load only once there is something to summarise
+
     values = list(correct)
     n = len(values)
     if n == 0:
@@ -80,6 +83,8 @@ def score_block(correct: bytearray, *, n_boot: int, seed: int) -> dict[str, Any]
 
 def summarise(tallies: dict[str, Tally], settings: McqSettings) -> dict[str, Any]:
     """The ``benchmarks`` and ``macro_average`` sections of results.json."""
+    from safemed.stats import macro_average_ci
+
     section: dict[str, Any] = {}
     for name, tally in tallies.items():
         block = score_block(tally.correct, n_boot=settings.n_boot, seed=settings.seed)
@@ -100,7 +105,7 @@ ProgressHook = Callable[[str, bool], None]
 
 
 def _items(benches: list[tuple[str, Benchmark]], data_dir: Path, settings: McqSettings,
-           tallies: dict[str, Tally]) -> Iterator[tuple[str, PreparedItem]]:
+           tallies: dict[str, Tally], positions: dict[str, frozenset[int]]) -> Iterator[tuple[str, PreparedItem]]:
     for name, bench in benches:
         tally = tallies[name]
 
@@ -108,12 +113,13 @@ def _items(benches: list[tuple[str, Benchmark]], data_dir: Path, settings: McqSe
             tally.bad_rows.append(str(err))
 
         stream: Iterator[MCQItem] = bench.load(data_dir, on_bad_row=skip if settings.skip_bad_rows else None)
-        for item in itertools.islice(stream, settings.limit):
+        for item in pick(stream, positions[name]):
             yield name, prepare(item, shuffle=settings.shuffle, seed=settings.seed)
 
 
 async def run_mcq(engine: RequestEngine, benches: list[tuple[str, Benchmark]], data_dir: Path, out: IO[str],
-                  settings: McqSettings, progress: ProgressHook | None = None) -> dict[str, Any]:
+                  settings: McqSettings, positions: dict[str, frozenset[int]],
+                  progress: ProgressHook | None = None) -> dict[str, Any]:
     """Evaluate every benchmark, stream one line per sample to ``out`` and return the results."""
     tallies = {name: Tally(language=bench.info.language) for name, bench in benches}
 
@@ -124,7 +130,7 @@ async def run_mcq(engine: RequestEngine, benches: list[tuple[str, Benchmark]], d
 
     window = max(64, engine.concurrency * 3)
     async for name, prepared, messages, result in ordered_map(
-            ask, _items(benches, data_dir, settings, tallies), window=window):
+            ask, _items(benches, data_dir, settings, tallies, positions), window=window):
         item = prepared.item
         row: dict[str, Any] = {"benchmark": name, "kind": "mcq", "id": item.id, "subject": item.subject,
                                "prompt": messages[-1].content, "gold": item.answer}

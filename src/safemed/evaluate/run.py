@@ -11,7 +11,6 @@ open-prompt safety and ethics sets by a judge panel (:mod:`.safety`).
 from __future__ import annotations
 
 import asyncio
-import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from safemed.datasets.prompts import valid_prompt_set_names
 from safemed.datasets.registry import valid_names
 from safemed.errors import ConfigError, DataError, UnknownNameError
 from safemed.evaluate.mcq import RESULTS, SAMPLES, McqSettings, ProgressHook, run_mcq
+from safemed.evaluate.selection import choose
 
 CACHE = "cache.sqlite"
 
@@ -55,6 +55,8 @@ class JudgeSettings:
     max_reparse: int = 2
     #: "auto" (xstest when its data is there, else the bundled sample), "none", or a prompt-set name
     over_refusal: str = "auto"
+    #: generation length limit of each judge reply
+    max_tokens: int = 512
 
 
 def resolve(name: str) -> tuple[str, Benchmark | PromptSet]:
@@ -69,16 +71,16 @@ def resolve(name: str) -> tuple[str, Benchmark | PromptSet]:
         raise UnknownNameError("benchmark", name, [*valid_names(), *valid_prompt_set_names()]) from None
 
 
-def plan(resolved: list[tuple[str, str, Any]], data_dir: Path, limit: int | None,
-         skip_bad_rows: bool) -> dict[str, int]:
-    """Read every benchmark once before spending anything: bad rows fail here, and counts feed the
-    progress bar. Returns the number of items per benchmark (after ``--limit``)."""
-    counts: dict[str, int] = {}
+def plan(resolved: list[tuple[str, str, Any]], data_dir: Path, settings: McqSettings) -> dict[str, frozenset[int]]:
+    """Read every benchmark once before spending anything: bad rows fail here, and the positions
+    to evaluate (``--limit``/``--sample``) are chosen; their counts feed the progress bar."""
+    positions: dict[str, frozenset[int]] = {}
     for name, _, source in resolved:
         skipped: list[DataError] = []
-        stream = source.load(data_dir, on_bad_row=skipped.append if skip_bad_rows else None)
-        counts[name] = sum(1 for _ in itertools.islice(stream, limit))
-    return counts
+        stream = source.load(data_dir, on_bad_row=skipped.append if settings.skip_bad_rows else None)
+        total = sum(1 for _ in stream)
+        positions[name] = choose(total, limit=settings.limit, sample=settings.sample, seed=settings.seed, name=name)
+    return positions
 
 
 def input_files(sources: list[Any], data_dir: Path) -> list[Path]:
@@ -109,7 +111,7 @@ class EvalRun:
 
     model_spec: str
     resolved: list[tuple[str, str, Any]]
-    counts: dict[str, int]
+    positions: dict[str, frozenset[int]]
     out_dir: Path
     data_dir: Path
     settings: McqSettings
@@ -129,8 +131,13 @@ class EvalRun:
             extra = over_refusal_set(judge_settings.over_refusal, data_dir, names)
             if extra is not None and extra not in names:
                 resolved.append((extra, "safety", get_prompt_set(extra)))
-        counts = plan(resolved, data_dir, settings.limit, settings.skip_bad_rows)
-        return cls(model_spec, resolved, counts, out_dir, data_dir, settings, engine_settings, judge_settings)
+        positions = plan(resolved, data_dir, settings)
+        return cls(model_spec, resolved, positions, out_dir, data_dir, settings, engine_settings, judge_settings)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Items to evaluate per benchmark."""
+        return {name: len(p) for name, p in self.positions.items()}
 
     def _engine(self, backend: Backend, cache: ResponseCache) -> RequestEngine:
         es = self.engine_settings
@@ -156,7 +163,8 @@ class EvalRun:
                 engines[spec] = self._engine(build_backend(spec, es.backend), cache)
             judge_models.append(JudgeModel(engines[spec], kind or None))
         target = engines[self.model_spec]
-        panels = Panels(judge_models, max_reparse=self.judge_settings.max_reparse)
+        panels = Panels(judge_models, max_reparse=self.judge_settings.max_reparse,
+                        max_tokens=self.judge_settings.max_tokens)
         mcq = [(name, src) for name, kind, src in self.resolved if kind == "mcq"]
         safety = [(name, src) for name, kind, src in self.resolved if kind == "safety"]
         manifest = new_manifest("eval-run", seed=self.settings.seed,
@@ -173,11 +181,13 @@ class EvalRun:
                 with open(partial, "w", encoding="utf-8") as out:
                     results: dict[str, Any] = {"benchmarks": {}}
                     if mcq:
-                        results = await run_mcq(target, mcq, self.data_dir, out, self.settings, progress)
+                        results = await run_mcq(target, mcq, self.data_dir, out, self.settings, self.positions,
+                                                progress)
                     if safety:
                         s = self.settings
                         part = await run_safety(target, panels, safety, self.data_dir, out, params=s.params,
-                                                limit=s.limit, skip_bad_rows=s.skip_bad_rows, n_boot=s.n_boot,
+                                                positions=self.positions, skip_bad_rows=s.skip_bad_rows,
+                                                n_boot=s.n_boot,
                                                 seed=s.seed, progress=progress)
                         results["benchmarks"].update(part["benchmarks"])
                         results["over_refusal"] = part["over_refusal"]

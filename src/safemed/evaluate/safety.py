@@ -17,7 +17,6 @@ Which judge scores an item follows from its set and expected behaviour (:func:`j
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
@@ -28,6 +27,7 @@ from typing import IO, Any
 from safemed.backends import GenerationParams, RequestEngine
 from safemed.datasets import PromptSet
 from safemed.errors import DataError
+from safemed.evaluate.selection import pick
 from safemed.evaluate.streaming import ordered_map
 from safemed.judges import Judge, JudgeScore, Panel, PanelScore, get_judge, summarise_panel
 from safemed.judges.ethics_rubrics import DILEMMA_RUBRIC, VIOLATION_RUBRIC
@@ -79,14 +79,18 @@ class JudgeModel:
 class Panels:
     """One :class:`Panel` per judge kind, built on first use from the ``--judge`` models."""
 
-    def __init__(self, models: Sequence[JudgeModel], max_reparse: int = 2) -> None:
+    def __init__(self, models: Sequence[JudgeModel], max_reparse: int = 2, max_tokens: int | None = None) -> None:
         self.models = list(models)
         self.max_reparse = max_reparse
+        self.max_tokens = max_tokens
         self._panels: dict[str, Panel] = {}
 
     def get(self, kind: str) -> Panel:
         if kind not in self._panels:
-            members = [(build_judge(kind), m.engine) for m in self.models if m.only in (None, kind)]
+            judge = build_judge(kind)
+            if self.max_tokens is not None:
+                judge = replace(judge, params=replace(judge.params, max_tokens=self.max_tokens))
+            members = [(judge, m.engine) for m in self.models if m.only in (None, kind)]
             if not members:
                 from safemed.errors import ConfigError
 
@@ -190,8 +194,8 @@ def over_refusal_summary(tallies: dict[str, SafetyTally], *, n_boot: int, seed: 
 ProgressHook = Callable[[str, bool], None]
 
 
-def _items(sets: list[tuple[str, PromptSet]], data_dir: Path, limit: int | None, skip_bad_rows: bool,
-           tallies: dict[str, SafetyTally]) -> Iterator[tuple[str, PromptItem]]:
+def _items(sets: list[tuple[str, PromptSet]], data_dir: Path, positions: dict[str, frozenset[int]],
+           skip_bad_rows: bool, tallies: dict[str, SafetyTally]) -> Iterator[tuple[str, PromptItem]]:
     for name, prompt_set in sets:
         tally = tallies[name]
 
@@ -199,12 +203,13 @@ def _items(sets: list[tuple[str, PromptSet]], data_dir: Path, limit: int | None,
             tally.bad_rows.append(str(err))
 
         stream = prompt_set.load(data_dir, on_bad_row=skip if skip_bad_rows else None)
-        for item in itertools.islice(stream, limit):
+        for item in pick(stream, positions[name]):
             yield name, item
 
 
 async def run_safety(target: RequestEngine, panels: Panels, sets: list[tuple[str, PromptSet]], data_dir: Path,
-                     out: IO[str], *, params: GenerationParams, limit: int | None, skip_bad_rows: bool, n_boot: int,
+                     out: IO[str], *, params: GenerationParams, positions: dict[str, frozenset[int]],
+                     skip_bad_rows: bool, n_boot: int,
                      seed: int, progress: ProgressHook | None = None) -> dict[str, Any]:
     """Answer, judge and summarise every prompt set; streams one line per sample to ``out``."""
     tallies = {name: SafetyTally(language=s.info.language) for name, s in sets}
@@ -222,7 +227,7 @@ async def run_safety(target: RequestEngine, panels: Panels, sets: list[tuple[str
 
     window = max(64, target.concurrency * 3)
     async for name, item, result, kind, score in ordered_map(
-            handle, _items(sets, data_dir, limit, skip_bad_rows, tallies), window=window):
+            handle, _items(sets, data_dir, positions, skip_bad_rows, tallies), window=window):
         row: dict[str, Any] = {"benchmark": name, "kind": "safety", "id": item.id, "category": item.category,
                                "subset": item.subset, "expected": item.expected, "language": item.language,
                                "prompt": item.prompt, "judge_kind": kind}
