@@ -15,12 +15,12 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from safemed.datasets import BENCHMARKS, Benchmark, FileBenchmark
+from safemed.datasets import BENCHMARKS, PROMPT_SETS, Benchmark, FileBenchmark, PromptSet
 from safemed.datasets.generic import BundledSample
 from safemed.settings import data_dir as default_data_dir
 
 
-def data_present(benchmark: Benchmark, data_dir: Path) -> bool:
+def data_present(benchmark: Benchmark | PromptSet, data_dir: Path) -> bool:
     """True when every file the benchmark needs exists under ``data_dir``."""
     path = benchmark.path(data_dir)
     if isinstance(benchmark, FileBenchmark):
@@ -28,17 +28,25 @@ def data_present(benchmark: Benchmark, data_dir: Path) -> bool:
     return path.exists()
 
 
+def _all() -> list[tuple[str, str, Benchmark | PromptSet]]:
+    sets: list[tuple[str, str, Benchmark | PromptSet]] = [("mcq", n, b) for n, b in BENCHMARKS.items()]
+    return sets + [("judged", n, s) for n, s in PROMPT_SETS.items()]
+
+
 def benchmarks_table(data_dir: Path) -> Table:
-    """The table ``safemed benchmarks`` prints."""
+    """The table ``safemed benchmarks`` prints: exams scored by answer letter, then open-prompt
+    safety/ethics sets scored by a judge panel."""
     table = Table(title=f"benchmarks (data folder: {data_dir})")
-    for header in ("name", "title", "items", "lang", "licence", "looked for at", "found"):
+    for header in ("name", "scored by", "title", "items", "lang", "licence", "looked for at", "found"):
         table.add_column(header, overflow="fold")
-    for name, benchmark in BENCHMARKS.items():
+    for kind, name, benchmark in _all():
         info = benchmark.info
-        where = "bundled with safemed" if isinstance(benchmark, BundledSample) else str(benchmark.path(data_dir))
+        bundled = isinstance(benchmark, BundledSample) or name == "sample-safety"
+        where = "bundled with safemed" if bundled else str(benchmark.path(data_dir))
         found = "[green]yes[/]" if data_present(benchmark, data_dir) else "[red]no[/]"
         items = "?" if info.size is None else f"{info.size:,}"
-        table.add_row(name, info.title, items, info.language, info.license, where, found)
+        table.add_row(name, "answer letter" if kind == "mcq" else "judge panel", info.title, items, info.language,
+                      info.license, where, found)
     return table
 
 
@@ -60,6 +68,6 @@ def benchmarks(data_dir: Path | None) -> None:
     folder = default_data_dir(data_dir)
     console = Console(width=None if sys.stdout.isatty() else 200)
     console.print(benchmarks_table(folder))
-    missing = [name for name, bench in BENCHMARKS.items() if not data_present(bench, folder)]
+    missing = [name for _, name, bench in _all() if not data_present(bench, folder)]
     if missing:
         console.print(f"{len(missing)} not found in {folder}; set the folder with --data-dir or SAFEMED_DATA_DIR.")
