@@ -106,3 +106,14 @@ def fill(row: dict[str, Any], score: int = 4, **overrides: Any) -> dict[str, Any
     filled["scores"].update(overrides.pop("scores", {}))
     filled.update({"verdict": "keep", "seconds_spent": 120, "comment": "checked"}, **overrides)
     return filled
+
+
+def through_assignment(db_url: str, tmp_path: Path, generator: ScriptedGenerator) -> list[dict[str, Any]]:
+    """Import the sample seeds, generate, assign; return the blinded queue (with reviewer ids)."""
+    db = ["--db", db_url]
+    run("import", *db, str(SEEDS))
+    run("generate", *db, "--model", generator.spec, "--cache", str(tmp_path / "cache.sqlite"))
+    roster = write_roster(tmp_path / "roster.csv")
+    run("assign", *db, "--roster", str(roster))
+    run("export-queue", *db, "--out", str(tmp_path / "queue.jsonl"), "--roster", str(roster))
+    return read_jsonl(tmp_path / "queue.jsonl")

@@ -52,11 +52,13 @@ def read_jsonl_objects(path: Path) -> list[tuple[int, dict[str, Any]]]:
     return rows
 
 
-def validation_error(path: Path, line: int, exc: ValidationError, rename: dict[str, str] | None = None) -> DataError:
-    """The first pydantic error as a DataError naming the input field."""
+def validation_error(path: Path, line: int, exc: ValidationError, rename: dict[str, str] | None = None,
+                     whole: str | None = None) -> DataError:
+    """The first pydantic error as a DataError naming the input field (``whole``: the field to
+    name for a check of the whole record)."""
     first = exc.errors()[0]
     loc = [str(part) for part in first["loc"]]
-    name = (rename or {}).get(loc[0], loc[0]) if loc else None
+    name = (rename or {}).get(loc[0], loc[0]) if loc else whole
     return DataError(str(path), line, name, first["msg"].removeprefix("Value error, "))
 
 
@@ -102,7 +104,8 @@ def seed_item(row: dict[str, Any], path: Path, line: int, default_source: str) -
                     gold=gold, specialty=specialty.strip(), source=source, language=language,
                     kind=row.get("kind") or "item", dimension=row.get("dimension"))
     except ValidationError as exc:
-        raise validation_error(path, line, exc, {"gold": "answer"}) from exc
+        whole = "dimension" if "dimension" in str(exc) else "answer"
+        raise validation_error(path, line, exc, {"gold": "answer"}, whole) from exc
 
 
 def read_seeds(path: Path, *, source: str | None = None) -> list[Item]:

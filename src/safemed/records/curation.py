@@ -162,7 +162,7 @@ class Item(_Record):
             if self.dimension is not None:
                 raise ValueError("only ethics/safety items have a dimension")
         elif self.dimension is None:
-            raise ValueError(f"a {self.kind} item needs a dimension (one of the {self.kind} dimensions)")
+            raise ValueError(f"an item of kind {self.kind!r} needs a dimension (one of the {self.kind} dimensions)")
         else:
             entry = ETHICS_SAFETY_DIMENSIONS.get(self.dimension)
             if entry is None or entry[0] != self.kind:
