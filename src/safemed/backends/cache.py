@@ -2,8 +2,8 @@
 
 The key is the SHA-256 of the backend identity (kind, model, weights hash where known), the chat
 messages and the generation parameters, in canonical JSON. Replies are committed in small
-batches (WAL; at most ``COMMIT_EVERY`` replies or ``COMMIT_AFTER`` seconds after the first
-uncommitted one, so at low rates every reply commits at once), so a run killed at any instant —
+batches (WAL; every ``COMMIT_EVERY`` replies or ``COMMIT_AFTER`` seconds, so at low rates every
+reply commits at once), so a run killed at any instant —
 kill -9 included — and started again with the same command finds every committed request here and
 does not send it again; at most the last batch, still uncommitted, is asked again.
 """
@@ -59,9 +59,15 @@ def key_of(request: str) -> str:
 COMMIT_EVERY = 64
 COMMIT_AFTER = 0.05
 
+INSERT = "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
 
 class ResponseCache:
-    """SQLite-backed map from request key to completion; safe to share between runs."""
+    """SQLite-backed map from request key to completion; safe to share between runs and processes.
+
+    Replies wait in a small in-memory buffer and are written in one short transaction per batch,
+    so no write lock is held between calls (several caches on one file never block each other).
+    """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
@@ -71,12 +77,13 @@ class ResponseCache:
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute(SCHEMA)
         self._lock = threading.Lock()
-        self._pending = 0
-        self._since = 0.0
+        self._buffer: dict[str, tuple[Any, ...]] = {}
+        self._flushed_at = 0.0
 
     def get(self, key: str) -> Completion | None:
         with self._lock:
-            row = self._conn.execute(
+            pending = self._buffer.get(key)
+            row = (pending[4], pending[5], pending[6], pending[7]) if pending is not None else self._conn.execute(
                 "SELECT text, finish_reason, prompt_tokens, completion_tokens FROM responses WHERE key = ?",
                 (key,)).fetchone()
         if row is None:
@@ -84,35 +91,35 @@ class ResponseCache:
         return Completion(text=row[0], finish_reason=row[1], usage=Usage(row[2], row[3]))
 
     def put(self, key: str, identity: dict[str, Any], request: str, completion: Completion) -> None:
+        """Store a reply; it reaches the file within ``COMMIT_AFTER`` seconds or ``COMMIT_EVERY`` replies
+        (immediately when replies come slower than that)."""
         now = time.monotonic()
         with self._lock:
-            if self._pending == 0:
-                self._conn.execute("BEGIN")
-                self._since = now
-            self._conn.execute(
-                "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (key, str(identity.get("backend")), str(identity.get("model")), request, completion.text,
-                 completion.finish_reason, completion.usage.prompt_tokens,
-                 completion.usage.completion_tokens, time.time()))
-            self._pending += 1
-            if self._pending >= COMMIT_EVERY or now - self._since >= COMMIT_AFTER:
-                self._commit()
+            self._buffer[key] = (key, str(identity.get("backend")), str(identity.get("model")), request,
+                                 completion.text, completion.finish_reason, completion.usage.prompt_tokens,
+                                 completion.usage.completion_tokens, time.time())
+            if len(self._buffer) >= COMMIT_EVERY or now - self._flushed_at >= COMMIT_AFTER:
+                self._flush(now)
 
-    def _commit(self) -> None:
-        if self._pending:
-            self._conn.execute("COMMIT")
-            self._pending = 0
+    def _flush(self, now: float) -> None:
+        if self._buffer:
+            with self._conn:  # one transaction
+                self._conn.execute("BEGIN IMMEDIATE")
+                self._conn.executemany(INSERT, list(self._buffer.values()))
+            self._buffer.clear()
+        self._flushed_at = now
 
     def flush(self) -> None:
-        """Commit replies not yet committed."""
+        """Write buffered replies now."""
         with self._lock:
-            self._commit()
+            self._flush(time.monotonic())
 
     def __len__(self) -> int:
         with self._lock:
+            self._flush(time.monotonic())
             return int(self._conn.execute("SELECT count(*) FROM responses").fetchone()[0])
 
     def close(self) -> None:
         with self._lock:
-            self._commit()
+            self._flush(time.monotonic())
             self._conn.close()

@@ -164,6 +164,9 @@ class RequestEngine:
         return None, self.retry.max_attempts, f"gave up after {self.retry.max_attempts} attempts: {last}"
 
     async def aclose(self) -> None:
+        """Write buffered cache entries and release the backend's connections."""
+        if self.cache is not None:
+            self.cache.flush()
         await self.backend.aclose()
 
 
