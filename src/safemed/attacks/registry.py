@@ -9,7 +9,7 @@ the valid ones.
 
 from __future__ import annotations
 
-import importlib
+from typing import TypeGuard
 
 from safemed.attacks.base import Attack
 from safemed.attacks.framings import AuthorityImpersonation, FictionFraming, PrefixInjection, RefusalSuppression
@@ -18,6 +18,7 @@ from safemed.attacks.multiturn import Crescendo, Pair
 from safemed.attacks.obfuscation import Encoding, LanguageSwitch, PayloadSplitting
 from safemed.attacks.paper import BoundaryProbing, PurposeInversion, RolePlay, SceneConstruction
 from safemed.errors import UnknownNameError
+from safemed.naming import from_dotted
 
 ATTACKS: dict[str, Attack] = {attack.name: attack for attack in (
     RolePlay(), BoundaryProbing(), PurposeInversion(), SceneConstruction(),
@@ -28,32 +29,16 @@ ATTACKS: dict[str, Attack] = {attack.name: attack for attack in (
 )}
 
 
-def _import_dotted(name: str) -> object:
-    module_name, sep, attr = name.partition(":")
-    if not sep:
-        module_name, _, attr = name.rpartition(".")
-    if not module_name or not attr:
-        raise ImportError(name)
-    value: object = importlib.import_module(module_name)
-    for part in attr.split("."):
-        value = getattr(value, part)
-    return value
-
 
 def get_attack(name: str) -> Attack:
     """The attack called ``name``, or one named by a dotted path."""
     if name in ATTACKS:
         return ATTACKS[name]
-    if "." in name or ":" in name:
-        try:
-            value = _import_dotted(name)
-            if not isinstance(value, Attack) and callable(value):
-                value = value()
-        except (ImportError, AttributeError, ValueError, TypeError):
-            raise UnknownNameError("attack", name, ATTACKS) from None
-        if isinstance(value, Attack):
-            return value
-    raise UnknownNameError("attack", name, ATTACKS)
+    return from_dotted("attack", name, _is_attack, ATTACKS)
+
+
+def _is_attack(value: object) -> TypeGuard[Attack]:
+    return isinstance(value, Attack)
 
 
 def get_attacks(spec: str) -> list[Attack]:

@@ -7,7 +7,6 @@ which receives ``(spec, rest)`` and returns a Backend. An unknown kind lists the
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -15,6 +14,7 @@ from safemed.backends.base import Backend
 from safemed.backends.local import local_backend
 from safemed.backends.openai import OpenAIBackend
 from safemed.errors import ConfigError, UnknownNameError
+from safemed.naming import import_dotted
 
 
 @dataclass(frozen=True)
@@ -37,16 +37,10 @@ BACKENDS: dict[str, Factory] = {
 
 
 def _dotted(name: str) -> Factory | None:
-    module_name, sep, attr = name.partition(":")
-    if not sep:
-        module_name, _, attr = name.rpartition(".")
-    if not module_name or not attr:
-        return None
     try:
-        module = importlib.import_module(module_name)
-    except ImportError:
+        factory = import_dotted(name)
+    except (ImportError, AttributeError, ValueError):
         return None
-    factory = getattr(module, attr, None)
     return factory if callable(factory) else None
 
 

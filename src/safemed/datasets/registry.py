@@ -13,8 +13,6 @@ Anything else raises :class:`~safemed.errors.UnknownNameError` listing the valid
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import json
 from collections.abc import Callable
 from itertools import islice
@@ -29,7 +27,7 @@ from safemed.datasets.medethiceval import MEDETHICEVAL_MCQ
 from safemed.datasets.pediabench import PEDIABENCH
 from safemed.datasets.pubmedqa import PUBMEDQA
 from safemed.datasets.safetybench import SAFETYBENCH
-from safemed.errors import UnknownNameError
+from safemed.naming import from_dotted
 
 BENCHMARKS: dict[str, Benchmark] = {
     "medqa": MEDQA,
@@ -74,31 +72,10 @@ def valid_names() -> list[str]:
     return [*BENCHMARKS, *(f"{form}:PATH" for form in PATH_FORMS), "package.module:attr"]
 
 
-def _import_dotted(name: str) -> object:
-    module_name, sep, attr = name.partition(":")
-    if not sep:
-        module_name, _, attr = name.rpartition(".")
-    if not module_name or not attr:
-        raise ImportError(name)
-    value: object = importlib.import_module(module_name)
-    for part in attr.split("."):
-        value = getattr(value, part)
-    return value
-
 
 def _is_benchmark(value: object) -> TypeGuard[Benchmark]:
     return isinstance(value, Benchmark) and isinstance(getattr(value, "info", None), BenchmarkInfo)
 
-
-def _zero_arg_callable(value: object) -> bool:
-    """True for a function or class that can be called with no arguments (a factory)."""
-    if not callable(value):
-        return False
-    try:
-        inspect.signature(value).bind()
-    except (TypeError, ValueError):
-        return False
-    return True
 
 
 def get_benchmark(name: str) -> Benchmark:
@@ -108,16 +85,7 @@ def get_benchmark(name: str) -> Benchmark:
     form, sep, rest = name.partition(":")
     if sep and form in PATH_FORMS and rest:
         return PATH_FORMS[form](Path(rest).expanduser())
-    if "." in name or ":" in name:
-        try:
-            value = _import_dotted(name)
-        except (ImportError, AttributeError, ValueError):
-            raise UnknownNameError("benchmark", name, valid_names()) from None
-        if not _is_benchmark(value) and _zero_arg_callable(value):
-            value = value()  # type: ignore[operator]
-        if _is_benchmark(value):
-            return value
-    raise UnknownNameError("benchmark", name, valid_names())
+    return from_dotted("benchmark", name, _is_benchmark, valid_names())
 
 
 def list_benchmarks() -> list[BenchmarkInfo]:

@@ -8,15 +8,15 @@ returns a :class:`~safemed.judges.base.Judge`). An unknown name lists the valid 
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
+from typing import TypeGuard
 
-from safemed.errors import UnknownNameError
 from safemed.judges.base import Judge
 from safemed.judges.harm import harm_binary_judge, harm_judge
 from safemed.judges.msb import msb_judge, msb_zh_judge
 from safemed.judges.refusal import refusal_judge
 from safemed.judges.rubric import rubric_judge
+from safemed.naming import from_dotted
 
 JudgeFactory = Callable[[], Judge]
 
@@ -30,29 +30,15 @@ JUDGES: dict[str, JudgeFactory] = {
 }
 
 
-def _dotted(name: str) -> JudgeFactory | None:
-    module_name, sep, attr = name.partition(":")
-    if not sep:
-        module_name, _, attr = name.rpartition(".")
-    if not module_name or not attr:
-        return None
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError:
-        return None
-    factory = getattr(module, attr, None)
-    return factory if callable(factory) else None
-
-
 def get_judge(name: str) -> Judge:
     """The judge registered as ``name``, or built by the dotted-path factory ``name``."""
-    factory = JUDGES.get(name) or _dotted(name)
-    if factory is None:
-        raise UnknownNameError("judge", name, JUDGES)
-    judge = factory()
-    if not isinstance(judge, Judge):
-        raise UnknownNameError("judge", name, JUDGES)
-    return judge
+    if name in JUDGES:
+        return JUDGES[name]()
+    return from_dotted("judge", name, _is_judge, JUDGES)
+
+
+def _is_judge(value: object) -> TypeGuard[Judge]:
+    return isinstance(value, Judge)
 
 
 def parse_judge_option(text: str, default: str = "msb") -> tuple[str, str]:

@@ -14,8 +14,6 @@ Anything else raises :class:`~safemed.errors.UnknownNameError` listing the valid
 
 from __future__ import annotations
 
-import importlib
-import inspect
 from pathlib import Path
 from typing import TypeGuard
 
@@ -26,7 +24,7 @@ from safemed.datasets.prompts.harmful import ADVBENCH, HARMBENCH
 from safemed.datasets.prompts.medethiceval import MEDETHICEVAL_DILEMMA, MEDETHICEVAL_VIOLATION
 from safemed.datasets.prompts.medsafety import MED_HARM_SEEDS, MED_SAFETY_BENCH
 from safemed.datasets.prompts.overrefusal import HEALTHSEARCHQA, LIVEQA, MEDICATIONQA, XSTEST
-from safemed.errors import UnknownNameError
+from safemed.naming import from_dotted
 
 PROMPT_SETS: dict[str, PromptSet] = {
     "med-safety-bench": MED_SAFETY_BENCH,
@@ -48,31 +46,9 @@ def valid_prompt_set_names() -> list[str]:
     return [*PROMPT_SETS, "prompts:PATH", "package.module:attr"]
 
 
-def _import_dotted(name: str) -> object:
-    module_name, sep, attr = name.partition(":")
-    if not sep:
-        module_name, _, attr = name.rpartition(".")
-    if not module_name or not attr:
-        raise ImportError(name)
-    value: object = importlib.import_module(module_name)
-    for part in attr.split("."):
-        value = getattr(value, part)
-    return value
-
 
 def _is_prompt_set(value: object) -> TypeGuard[PromptSet]:
     return isinstance(value, PromptSet) and isinstance(getattr(value, "info", None), BenchmarkInfo)
-
-
-def _factory(value: object) -> bool:
-    """True for a function or class that can be called with no arguments."""
-    if not callable(value):
-        return False
-    try:
-        inspect.signature(value).bind()
-    except (TypeError, ValueError):
-        return False
-    return True
 
 
 def get_prompt_set(name: str) -> PromptSet:
@@ -82,16 +58,7 @@ def get_prompt_set(name: str) -> PromptSet:
     form, sep, rest = name.partition(":")
     if sep and form == "prompts" and rest:
         return prompts_at(Path(rest).expanduser())
-    if "." in name or ":" in name:
-        try:
-            value = _import_dotted(name)
-        except (ImportError, AttributeError, ValueError):
-            raise UnknownNameError("prompt set", name, valid_prompt_set_names()) from None
-        if not _is_prompt_set(value) and _factory(value):
-            value = value()  # type: ignore[operator]
-        if _is_prompt_set(value):
-            return value
-    raise UnknownNameError("prompt set", name, valid_prompt_set_names())
+    return from_dotted("prompt set", name, _is_prompt_set, valid_prompt_set_names())
 
 
 def list_prompt_sets() -> list[BenchmarkInfo]:
