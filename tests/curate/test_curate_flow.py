@@ -161,7 +161,8 @@ def test_whole_flow(db_url: str, key_file: Path, tmp_path: Path, generator: Scri
     assert endo["messages"][1]["content"].startswith("Empagliflozin (an SGLT2 inhibitor)")
     assert endo["messages"][1]["content"].endswith("Answer: B")
     graves = next(r for r in rows if r["provenance"]["item_id"] == ALWAYS_WRONG)
-    assert graves["messages"][1]["content"].endswith("Answer: A") and "Graves disease." in graves["messages"][1]["content"]
+    graves_text = graves["messages"][1]["content"]
+    assert graves_text.endswith("Answer: A") and "Graves disease." in graves_text
     zh = next(r for r in rows if r["provenance"]["item_id"] == "card-003")
     assert zh["messages"][1]["content"].endswith("答案：A")
     assert "id-001" not in prov

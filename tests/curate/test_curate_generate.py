@@ -22,7 +22,8 @@ def test_cot_prompt_and_parse() -> None:
     assert "step by step" in prompt and 'Answer: X"' in prompt and "B. Right coronary artery" in prompt
     assert "答案：X" in cot_messages(ITEMS["card-003"])[0].content
     assert "every correct letter" in cot_messages(ITEMS["id-002"])[0].content
-    reasoning, answer = parse_cot("<think>Inferior leads.</think>\nII, III, aVF are inferior: the RCA.\nAnswer: B", item)
+    reply = "<think>Inferior leads.</think>\nII, III, aVF are inferior: the RCA.\nAnswer: B"
+    reasoning, answer = parse_cot(reply, item)
     assert answer == "B" and reasoning == "Inferior leads.\nII, III, aVF are inferior: the RCA."
     assert parse_cot("I am not sure.", item) == ("I am not sure.", None)
     assert parse_cot("分析……\n答案：A", ITEMS["card-003"]) == ("分析……", "A")
