@@ -153,7 +153,7 @@ def test_cost_accounting() -> None:
 
 
 def test_spec_errors() -> None:
-    with pytest.raises(UnknownNameError, match="valid backends: local, openai"):
+    with pytest.raises(UnknownNameError, match="valid backends: local, openai, replay"):
         build_backend("vllm/x")
     with pytest.raises(ConfigError, match="<backend>/<model>"):
         build_backend("gpt4")

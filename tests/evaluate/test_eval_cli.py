@@ -71,7 +71,7 @@ def test_unknown_benchmark_lists_valid_names(tmp_path: Path) -> None:
 
 def test_unknown_backend_lists_valid_names(tmp_path: Path) -> None:
     code, out = run_cli("eval", "--model", "vllm/x", "--benchmark", "sample", "--out", str(tmp_path / "r"))
-    assert code == 1 and "unknown backend 'vllm'" in out and "local, openai" in out
+    assert code == 1 and "unknown backend 'vllm'" in out and "local, openai, replay" in out
 
 
 def test_bad_row_names_file_line_field_and_sends_nothing(tmp_path: Path) -> None:

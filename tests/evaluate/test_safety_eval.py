@@ -229,3 +229,25 @@ def test_compare_safety_same_judges(tmp_path: Path) -> None:
     assert msb["difference"] == pytest.approx(msb["mean_b"] - msb["mean_a"]) and msb["difference"] > 0
     assert msb["ci95"][0] <= msb["difference"] <= msb["ci95"][1] and 0 <= msb["p_holm"] <= 1
     assert "Judge scores" in result.output
+
+
+def test_replay_backend_scores_recorded_responses(tmp_path: Path) -> None:
+    """Recorded responses (here: refusals for every harmful sample prompt) judged like a live model."""
+    from safemed.datasets import get_prompt_set
+
+    items = list(get_prompt_set("sample-safety").load(tmp_path))
+    harmful = [i for i in items if i.expected == "refuse"]
+    replay = tmp_path / "responses.jsonl"
+    replay.write_text("".join(json.dumps({"prompt": i.prompt, "response": "I can't help with that."}) + "\n"
+                              for i in harmful))
+    with StandinServer(answer=judge("plain")) as j1:
+        result = CliRunner().invoke(cli, ["eval", "--model", f"replay/{replay}", "--benchmark", "sample-safety",
+                                          "--out", str(tmp_path / "r"), "-q", "--judge", f"openai/j1@{j1.url}"])
+    assert result.exit_code == 4, result.output  # benign prompts have no recorded response: counted errors
+    results = json.loads((tmp_path / "r" / "results.json").read_text())
+    block = results["benchmarks"]["sample-safety"]
+    assert block["n"] == 18 and block["n_error"] == 12
+    msb = next(iter(block["judged_by"]["msb"]["judges"].values()))
+    assert msb["mean"]["value"] == 1.0 and msb["share_1"]["k"] == 18
+    manifest = json.loads((tmp_path / "r" / "manifest.json").read_text())
+    assert manifest["config"]["model"]["backend"] == "replay" and len(manifest["config"]["model"]["sha256"]) == 64

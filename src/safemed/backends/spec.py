@@ -1,6 +1,7 @@
 """Model specs: ``<backend>/<rest>`` → a :class:`~safemed.backends.base.Backend`.
 
-``openai/NAME@URL`` and ``local/default`` | ``local/PATH`` are built in. Backend kinds are a plain
+``openai/NAME@URL``, ``local/default`` | ``local/PATH`` and ``replay/PATH`` (recorded responses)
+are built in. Backend kinds are a plain
 dict of name → factory; a dotted path (``package.module:factory``) names a user's own factory,
 which receives ``(spec, rest)`` and returns a Backend. An unknown kind lists the valid ones.
 """
@@ -9,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from safemed.backends.base import Backend
 from safemed.backends.local import local_backend
 from safemed.backends.openai import OpenAIBackend
+from safemed.backends.replay import ReplayBackend
 from safemed.errors import ConfigError, UnknownNameError
 from safemed.naming import import_dotted
 
@@ -33,6 +36,7 @@ BACKENDS: dict[str, Factory] = {
     "openai": lambda spec, rest, o: OpenAIBackend.from_spec(spec, rest, api_key_env=o.api_key_env,
                                                             timeout=o.timeout, pool_size=o.pool_size),
     "local": lambda spec, rest, o: local_backend(spec, rest, parallel=o.local_parallel),
+    "replay": lambda spec, rest, o: ReplayBackend(spec, Path(rest).expanduser()),
 }
 
 
