@@ -376,7 +376,7 @@ def export_cmd(db_url: str | None, key_path: Path | None, out: Path, fmt: Litera
         result = export_dataset(led, out, fmt, name=name, sign=keys is not None and sign is not False)
     click.echo(f"wrote {result.rows} {fmt} rows to {out} (ledger size {result.ledger.tree_size}, "
                f"root {result.ledger.root})")
-    click.echo("funnel: " + " → ".join(f"{k} {v}" for k, v in result.funnel.items()))
+    click.echo("funnel: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in result.funnel.items()))
 
 
 @curate.command("status")
