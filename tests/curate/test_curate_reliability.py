@@ -17,7 +17,7 @@ from safemed.ledger import Ledger, load_keys
 from safemed.records.curation import Assignment, Attempt, Item, Trace, event_for
 
 from .helpers import write_jsonl
-from .workers import import_reviews_worker
+from .workers import import_reviews_or_exit, import_reviews_worker
 
 WRITERS, ITEMS = 10, 20
 REPO = Path(__file__).resolve().parents[2]
@@ -70,6 +70,38 @@ def test_ten_concurrent_review_imports_lose_nothing(db_url: str, key_file: Path,
         ledger.checkpoint()
         report = ledger.verify()
         assert report.ok, report.lines()
+
+
+def test_the_same_review_imported_twice_at_once_is_stored_once(db_url: str, key_file: Path, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Checks hold under concurrency: each import is validated against the very ledger state it is
+    appended to, so "never the same reviewer twice" cannot be raced."""
+    monkeypatch.syspath_prepend(str(REPO / "tests"))
+    monkeypatch.syspath_prepend(str(REPO))
+    keys = load_keys(key_file)
+    who = "dr.same@example.org"
+    records: list[object] = [
+        Item(id="item-x", question="Question?", options={"A": "a", "B": "b"}, gold="A", specialty="cardiology",
+             source="test"),
+        Trace(id="item-x#t1", item_id="item-x", model="m", reasoning="Because.", answer="A"),
+        Assignment(item_id="item-x", trace_id="item-x#t1", reviewer=keys.pseudonym(who), specialty="cardiology",
+                   round=1)]
+    with Ledger.open(db_url, keys=keys) as ledger:
+        ledger.append(event_for(r, actor="system") for r in records)  # type: ignore[arg-type]
+    review = write_jsonl(tmp_path / "review.jsonl", [{"item_id": "item-x", "trace_id": "item-x#t1",
+                                                      "reviewer_id": who, "scores": SCORES}])
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    barrier = ctx.Barrier(4)
+    procs = [ctx.Process(target=import_reviews_or_exit, args=(db_url, str(review), str(key_file), barrier))
+             for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=120)
+    assert sorted(p.exitcode for p in procs) == [0, 3, 3, 3]
+    with Ledger.open(db_url, keys=keys) as ledger:
+        assert len(ledger.item_state("item-x").reviews) == 1
 
 
 def test_sigkill_mid_import_leaves_ledger_unchanged(db_url: str, key_file: Path, tmp_path: Path) -> None:

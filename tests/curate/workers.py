@@ -42,3 +42,14 @@ def slow_seed_import(url: str, path: str, pause_at: int) -> None:
 
 if __name__ == "__main__":
     slow_seed_import(sys.argv[1], sys.argv[2], int(sys.argv[3]))
+
+
+def import_reviews_or_exit(url: str, path: str, key_file: str, barrier: Any) -> None:
+    """Like :func:`import_reviews_worker`, but a refused import exits with code 3 (and says why)."""
+    from safemed.errors import DataError
+
+    try:
+        import_reviews_worker(url, path, key_file, barrier)
+    except DataError as exc:
+        print(exc, file=sys.stderr)
+        sys.exit(3)

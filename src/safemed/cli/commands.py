@@ -14,4 +14,5 @@ COMMANDS: dict[str, str] = {
     "judges": "safemed.cli.judges_cmd:judges",
     "redteam": "safemed.cli.redteam_cmd:redteam",
     "ledger": "safemed.cli.ledger_cmd:ledger",
+    "curate": "safemed.cli.curate_cmd:curate",
 }

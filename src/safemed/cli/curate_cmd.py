@@ -203,17 +203,21 @@ def generate_cmd(db_url: str | None, model: str, variants: int, attempts: int, t
 def assign_cmd(db_url: str | None, key_path: Path | None, roster: Path, per_item: int, seed: int,
                include_flagged: bool) -> None:
     """Route traces to reviewers of the item's specialty, never twice to one reviewer."""
-    from safemed.curate.assign import plan_assignments, read_roster
-    from safemed.curate.view import read_view
-    from safemed.records.curation import event_for
+    from safemed.curate.assign import AssignmentPlan, plan_assignments, read_roster
+    from safemed.curate.view import CurationView, append_consistent
+    from safemed.records.curation import NewEvent, event_for
 
     keys = _required_keys(key_path)
     reviewers = read_roster(roster, keys)
+    plans: list[AssignmentPlan] = []
+
+    def build(view: CurationView) -> list[NewEvent]:
+        plans[:] = [plan_assignments(view, reviewers, per_item=per_item, seed=seed, include_flagged=include_flagged)]
+        return [event_for(a, actor="system") for a in plans[0].assignments]
+
     with _open(db_url, keys) as led:
-        plan = plan_assignments(read_view(led), reviewers, per_item=per_item, seed=seed,
-                                include_flagged=include_flagged)
-        if plan.assignments:
-            led.append(event_for(a, actor="system") for a in plan.assignments)
+        append_consistent(led, build)
+    plan = plans[0]
     click.echo(f"assigned {len(plan.assignments)} reviews of {len({a.item_id for a in plan.assignments})} items "
                f"to {len({a.reviewer for a in plan.assignments})} reviewers")
     if plan.short:
@@ -319,15 +323,22 @@ def retain_cmd(db_url: str | None, min_score: float, thresholds: tuple[str, ...]
                max_spread: int, dry_run: bool) -> None:
     """Apply the retention rule and record a decision for every item it can decide."""
     from safemed.curate.retain import RetentionRule, decide_all
-    from safemed.curate.view import read_view
-    from safemed.records.curation import event_for
+    from safemed.curate.view import CurationView, append_consistent, read_view
+    from safemed.records.curation import NewEvent, RetentionDecision, event_for
 
     rule = RetentionRule(min_score=min_score, thresholds=_thresholds(thresholds), min_reviews=min_reviews,
                          max_spread=max_spread)
+    decisions: list[RetentionDecision] = []
+
+    def build(view: CurationView) -> list[NewEvent]:
+        decisions[:] = decide_all(view, rule)
+        return [] if dry_run else [event_for(d, actor="system") for d in decisions]
+
     with _open(db_url) as led:
-        decisions = decide_all(read_view(led), rule)
-        if decisions and not dry_run:
-            led.append(event_for(d, actor="system") for d in decisions)
+        if dry_run:
+            build(read_view(led))
+        else:
+            append_consistent(led, build)
     kept = sum(d.retained for d in decisions)
     click.echo(f"rule: {rule.describe()}")
     click.echo(f"{'would decide' if dry_run else 'decided'} {len(decisions)} items: {kept} retained, "

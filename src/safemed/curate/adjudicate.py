@@ -27,12 +27,19 @@ from pathlib import Path
 from typing import Any
 
 from safemed.curate.seeds import read_jsonl_objects
-from safemed.curate.view import CurationView, read_view
+from safemed.curate.view import CurationView, append_consistent
 from safemed.errors import DataError
 from safemed.ledger.keys import LedgerKeys
 from safemed.ledger.state import ItemState
 from safemed.ledger.store import Ledger
-from safemed.records.curation import PSEUDONYM_PATTERN, Adjudication, CurationRecord, Edit, event_for
+from safemed.records.curation import (
+    PSEUDONYM_PATTERN,
+    Adjudication,
+    CurationRecord,
+    Edit,
+    NewEvent,
+    event_for,
+)
 
 DECISION_FIELDS = frozenset({"item_id", "decision", "reason", "panel", "edited_reasoning"})
 
@@ -141,22 +148,27 @@ def decision_records(row: dict[str, Any], view: CurationView, queued: set[str], 
 
 def import_decisions(ledger: Ledger, path: Path, keys: LedgerKeys | None, *, max_spread: int = 1) -> dict[str, int]:
     """Check every decision against the current queue, then append them in ONE transaction."""
-    view = read_view(ledger)
-    queued = {entry.item_id for entry in adjudication_queue(view, max_spread=max_spread)}
+    rows = list(read_jsonl_objects(path))
     records: list[CurationRecord] = []
-    seen: dict[str, int] = {}
-    for line, row in read_jsonl_objects(path):
-        got = decision_records(row, view, queued, keys, path, line)
-        item_id = str(row["item_id"])
-        if item_id in seen:
-            raise DataError(str(path), line, "item_id",
-                            f"second decision for {item_id!r} (first on line {seen[item_id]})")
-        seen[item_id] = line
-        records += got
-    if not records:
-        raise DataError(str(path), None, None, "no decisions in the file")
-    ledger.append(event_for(r, actor=r.editor if isinstance(r, Edit) else r.panel[0] if isinstance(r, Adjudication)
-                            else "system") for r in records)
+
+    def build(view: CurationView) -> list[NewEvent]:
+        queued = {entry.item_id for entry in adjudication_queue(view, max_spread=max_spread)}
+        seen: dict[str, int] = {}
+        records.clear()
+        for line, row in rows:
+            got = decision_records(row, view, queued, keys, path, line)
+            item_id = str(row["item_id"])
+            if item_id in seen:
+                raise DataError(str(path), line, "item_id",
+                                f"second decision for {item_id!r} (first on line {seen[item_id]})")
+            seen[item_id] = line
+            records.extend(got)
+        if not records:
+            raise DataError(str(path), None, None, "no decisions in the file")
+        return [event_for(r, actor=r.editor if isinstance(r, Edit) else r.panel[0] if isinstance(r, Adjudication)
+                          else "system") for r in records]
+
+    append_consistent(ledger, build)
     counts = {"keep": 0, "edit": 0, "reject": 0}
     for r in records:
         if isinstance(r, Adjudication):

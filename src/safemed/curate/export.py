@@ -20,7 +20,6 @@ provenance as a JSON string column), ``datasheet.json`` (Croissant + RAI JSON-LD
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,10 +119,8 @@ def training_rows(view: CurationView, fmt: Format, point: LedgerPoint) -> list[d
 
 
 def _write_parquet(path: Path, rows: list[dict[str, Any]]) -> bool:
-    if importlib.util.find_spec("pyarrow") is None:
-        return False
-    import pyarrow as pa  # type: ignore[import-not-found, unused-ignore]
-    import pyarrow.parquet as pq  # type: ignore[import-not-found, unused-ignore]
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
     columns = {key: [row[key] for row in rows] for key in rows[0] if key != "provenance"} if rows else {}
     columns["provenance"] = [json.dumps(row["provenance"], ensure_ascii=False, sort_keys=True) for row in rows]

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from safemed.curate.view import read_view
+from safemed.curate.view import CurationView, append_consistent
 from safemed.ledger.store import Ledger
-from safemed.records.curation import Flag, Item, event_for
+from safemed.records.curation import Flag, Item, NewEvent, event_for
 
 
 def dedup_text(item: Item) -> str:
@@ -65,12 +65,19 @@ def find_flags(items: Sequence[Item], *, threshold: float = 0.8, num_perm: int =
 
 def record_flags(ledger: Ledger, **options: Any) -> DedupResult:
     """Check every item in the ledger and append the flags not recorded before, in one transaction."""
-    view = read_view(ledger)
-    flags, result = find_flags(view.items(), **options)
-    known = {(f.item_id, f.kind, f.related, f.benchmark) for s in view.states.values() for f in s.flags}
-    new = [f for f in flags if (f.item_id, f.kind, f.related, f.benchmark) not in known]
-    if new:
-        ledger.append(event_for(f, actor="system") for f in new)
+    found: list[tuple[list[Flag], DedupResult]] = []
+    new: list[Flag] = []
+
+    def build(view: CurationView) -> list[NewEvent]:
+        if not found:  # the checks themselves are slow and depend only on the items
+            found.append(find_flags(view.items(), **options))
+        flags = found[0][0]
+        known = {(f.item_id, f.kind, f.related, f.benchmark) for s in view.states.values() for f in s.flags}
+        new[:] = [f for f in flags if (f.item_id, f.kind, f.related, f.benchmark) not in known]
+        return [event_for(f, actor="system") for f in new]
+
+    append_consistent(ledger, build)
+    result = found[0][1]
     result.near_duplicate = sum(f.kind == "near_duplicate" for f in new)
     result.contamination = sum(f.kind == "contamination" for f in new)
     return result

@@ -28,11 +28,19 @@ from typing import Any
 from pydantic import ValidationError
 
 from safemed.curate.seeds import read_jsonl_objects, validation_error
-from safemed.curate.view import CurationView, read_view
+from safemed.curate.view import CurationView, append_consistent
 from safemed.errors import DataError
 from safemed.ledger.keys import LedgerKeys
 from safemed.ledger.store import Ledger
-from safemed.records.curation import PSEUDONYM_PATTERN, RUBRICS, CurationRecord, Edit, Review, event_for
+from safemed.records.curation import (
+    PSEUDONYM_PATTERN,
+    RUBRICS,
+    CurationRecord,
+    Edit,
+    NewEvent,
+    Review,
+    event_for,
+)
 
 REVIEW_FIELDS = frozenset({"item_id", "trace_id", "reviewer_id", "reviewer", "scores", "verdict", "comment",
                            "edited_reasoning", "seconds_spent", "review_id"})
@@ -124,14 +132,19 @@ def review_records(row: dict[str, Any], view: CurationView, keys: LedgerKeys | N
 
 def import_reviews(ledger: Ledger, path: Path, keys: LedgerKeys | None) -> tuple[int, int]:
     """Check every row, then append all reviews and edits in ONE transaction; (reviews, edits)."""
-    view = read_view(ledger)
-    seen: set[tuple[str, str]] = set()
+    rows = list(read_jsonl_objects(path))
     records: list[CurationRecord] = []
-    for line, row in read_jsonl_objects(path):
-        records += review_records(row, view, keys, path, line, seen)
-    if not records:
-        raise DataError(str(path), None, None, "no reviews in the file")
-    ledger.append(event_for(r, actor=r.reviewer if isinstance(r, Review) else _editor(r)) for r in records)
+
+    def build(view: CurationView) -> list[NewEvent]:
+        seen: set[tuple[str, str]] = set()
+        records.clear()
+        for line, row in rows:
+            records.extend(review_records(row, view, keys, path, line, seen))
+        if not records:
+            raise DataError(str(path), None, None, "no reviews in the file")
+        return [event_for(r, actor=r.reviewer if isinstance(r, Review) else _editor(r)) for r in records]
+
+    append_consistent(ledger, build)  # checked against the very state it is appended to
     return sum(isinstance(r, Review) for r in records), sum(isinstance(r, Edit) for r in records)
 
 

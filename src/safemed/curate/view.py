@@ -7,12 +7,16 @@ stored), so what ``status``, ``assign`` or ``export`` see is exactly what the le
 from __future__ import annotations
 
 import json
+import random
+import time
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from safemed.ledger.errors import LedgerChanged, LedgerError
 from safemed.ledger.state import ItemState
 from safemed.ledger.store import Ledger
-from safemed.records.curation import Item, LedgerEvent, Trace
+from safemed.records.curation import Item, LedgerEvent, NewEvent, Trace
 
 
 @dataclass
@@ -61,3 +65,23 @@ def is_excluded(state: ItemState) -> bool:
 def is_settled(state: ItemState) -> bool:
     """Generation is over for the item: it has a correct answer or was escalated."""
     return accepted_trace(state) is not None or bool(state.escalations)
+
+
+def append_consistent(ledger: Ledger, build: Callable[[CurationView], Sequence[NewEvent]], *,
+                      attempts: int = 50) -> tuple[CurationView, Sequence[NewEvent]]:
+    """Read the ledger, build events from that view (checks included), and append them only if
+    nobody appended in between; otherwise read again and rebuild. This keeps rules such as "never
+    the same reviewer twice" true under concurrent writers. Returns the view used and the events.
+    """
+    for _ in range(attempts):
+        view = read_view(ledger)
+        events = build(view)
+        if not events:
+            return view, events
+        try:
+            ledger.append(events, if_size=view.tree_size)
+        except LedgerChanged:
+            time.sleep(random.uniform(0.0, 0.05))
+            continue
+        return view, events
+    raise LedgerError(f"the ledger kept changing under {attempts} attempts to append; try again")

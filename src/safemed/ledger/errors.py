@@ -17,3 +17,8 @@ class LedgerTamperedError(LedgerError):
     """``verify`` found an event changed, removed or reordered, or a checkpoint that fails."""
 
     exit_code = 4
+
+
+class LedgerChanged(LedgerError):
+    """An append was conditioned on the ledger's size and another writer appended first; re-read
+    the ledger, re-check, and try again (optimistic concurrency)."""

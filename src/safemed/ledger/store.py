@@ -30,7 +30,7 @@ from sqlalchemy.engine import Connection
 from safemed.ledger import db, merkle, subtrees
 from safemed.ledger.canonical import canonical_json
 from safemed.ledger.checkpoint import Checkpoint, sign_checkpoint
-from safemed.ledger.errors import LedgerError
+from safemed.ledger.errors import LedgerChanged, LedgerError
 from safemed.ledger.keys import LedgerKeys
 from safemed.ledger.merkle import Node
 from safemed.ledger.proofs import ConsistencyProof, InclusionProof
@@ -131,14 +131,18 @@ class Ledger:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def append(self, new_events: Iterable[NewEvent], batch_size: int = BATCH) -> range:
+    def append(self, new_events: Iterable[NewEvent], batch_size: int = BATCH, *, if_size: int | None = None) -> range:
         """Append events in ONE transaction; returns their sequence numbers.
 
         All or nothing: an error or a killed process leaves the ledger as before. Sequence numbers
-        are consecutive even with concurrent writers (see ``db.write_transaction``).
+        are consecutive even with concurrent writers (see ``db.write_transaction``). With
+        ``if_size``, the append happens only if the ledger still has exactly that many events —
+        so checks made against a view of the ledger still hold — else :class:`LedgerChanged`.
         """
         with db.write_transaction(self.engine) as conn:
             start = self._size(conn)
+            if if_size is not None and start != if_size:
+                raise LedgerChanged(f"the ledger grew from {if_size} to {start} events since it was read")
             builder = merkle.TreeBuilder(start, subtrees.frontier(conn, start))
             iterator = iter(new_events)
             while batch := list(itertools.islice(iterator, batch_size)):
