@@ -81,14 +81,26 @@ def curate() -> None:
 
 @curate.command("import")
 @_db_option
-@click.argument("seeds", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("seeds", metavar="SEEDS.jsonl|sample")
 @click.option("--source", default=None, help="provenance label for the items [default: the file name]")
-def import_cmd(db_url: str | None, seeds: Path, source: str | None) -> None:
-    """Import seed questions (MCQ JSONL + specialty) in one transaction."""
-    from safemed.curate.seeds import import_seeds
+def import_cmd(db_url: str | None, seeds: str, source: str | None) -> None:
+    """Import seed questions (MCQ JSONL + specialty) in one transaction.
 
+    SEEDS is a JSONL file, or ``sample`` for the 12 seed questions bundled with safemed.
+    """
+    from importlib import resources
+
+    from safemed.curate.seeds import import_seeds
+    from safemed.errors import ConfigError
+
+    if seeds == "sample":
+        path = Path(str(resources.files("safemed.curate").joinpath("samples/seeds.jsonl")))
+    else:
+        path = Path(seeds)
+        if not path.is_file():
+            raise ConfigError(f"seed file {seeds} not found")
     with _open(db_url, create=True) as led:
-        items = import_seeds(led, seeds, source=source)
+        items = import_seeds(led, path, source=source)
         size = led.size()
     kinds = {k: sum(i.kind == k for i in items) for k in ("item", "ethics", "safety")}
     click.echo(f"imported {len(items)} items ({', '.join(f'{k} {v}' for k, v in kinds.items() if v)}); "
