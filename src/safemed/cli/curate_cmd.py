@@ -21,45 +21,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 from pathlib import Path
 from typing import Any, Literal
 
 import click
 
-from safemed.errors import ConfigError, SafemedError
-from safemed.ledger import db
+from safemed.cli.common import ErrorPrintingGroup, db_option, key_option, load_key_option
+from safemed.errors import ConfigError
 from safemed.ledger.keys import LedgerKeys, default_key_path, load_keys
 from safemed.ledger.store import Ledger
-
-
-class _Group(click.Group):
-    """Prints SafemedErrors as one ``error:`` line also when the group is used on its own."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except SafemedError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(exc.exit_code)
-
-
-def _db_option(fn: Any) -> Any:
-    return click.option("--db", "db_url", default=None, metavar="URL",
-                        help=f"SQLite path or postgresql:// URL [default: ${db.DB_ENV} or ./{db.DEFAULT_DB}]")(fn)
-
-
-def _key_option(fn: Any) -> Any:
-    return click.option("--key", "key_path", type=click.Path(path_type=Path), default=None,
-                        help="ledger key file (pseudonymises reviewer ids, signs checkpoints) [default: "
-                             "$SAFEMED_LEDGER_KEY or ~/.config/safemed/ledger.key]")(fn)
-
-
-def _keys(key_path: Path | None, required: bool) -> LedgerKeys | None:
-    path = key_path or default_key_path()
-    if not required and not path.exists():
-        return None
-    return load_keys(path)
 
 
 def _required_keys(key_path: Path | None) -> LedgerKeys:
@@ -74,13 +44,13 @@ def _echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
-@click.group("curate", cls=_Group)
+@click.group("curate", cls=ErrorPrintingGroup)
 def curate() -> None:
     """Curate training data with clinical trust signals (reviews, edits, adjudication) in the ledger."""
 
 
 @curate.command("import")
-@_db_option
+@db_option
 @click.argument("seeds", metavar="SEEDS.jsonl|sample")
 @click.option("--source", default=None, help="provenance label for the items [default: the file name]")
 def import_cmd(db_url: str | None, seeds: str, source: str | None) -> None:
@@ -108,7 +78,7 @@ def import_cmd(db_url: str | None, seeds: str, source: str | None) -> None:
 
 
 @curate.command("dedup")
-@_db_option
+@db_option
 @click.option("--threshold", type=click.FloatRange(0.0, 1.0), default=0.8, show_default=True,
               help="MinHash Jaccard similarity that makes a near duplicate")
 @click.option("--num-perm", type=click.IntRange(16), default=128, show_default=True)
@@ -144,7 +114,7 @@ def dedup_cmd(db_url: str | None, threshold: float, num_perm: int, seed: int, da
 
 
 @curate.command("generate")
-@_db_option
+@db_option
 @click.option("--model", "model", required=True, metavar="SPEC",
               help="generator: local/default, local/PATH or openai/NAME@URL")
 @click.option("--variants", type=click.IntRange(0), default=0, show_default=True,
@@ -204,8 +174,8 @@ def generate_cmd(db_url: str | None, model: str, variants: int, attempts: int, t
 
 
 @curate.command("assign")
-@_db_option
-@_key_option
+@db_option
+@key_option
 @click.option("--roster", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
               help="CSV with columns reviewer_id,specialty")
 @click.option("--reviewers", "per_item", type=click.IntRange(1), default=2, show_default=True,
@@ -238,8 +208,8 @@ def assign_cmd(db_url: str | None, key_path: Path | None, roster: Path, per_item
 
 
 @curate.command("export-queue")
-@_db_option
-@_key_option
+@db_option
+@key_option
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--roster", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="write reviewer_id (from this roster) instead of the pseudonym")
@@ -252,7 +222,7 @@ def export_queue_cmd(db_url: str | None, key_path: Path | None, out: Path, roste
     from safemed.curate.view import read_view
 
     ids: dict[str, str] | None = None
-    keys = _keys(key_path, required=roster is not None or only is not None)
+    keys = load_key_option(key_path, required=roster is not None or only is not None)
     if roster is not None and keys is not None:
         ids = {r.pseudonym: r.reviewer_id for r in read_roster(roster, keys)}
     with _open(db_url) as led:
@@ -264,22 +234,22 @@ def export_queue_cmd(db_url: str | None, key_path: Path | None, out: Path, roste
 
 
 @curate.command("import-reviews")
-@_db_option
-@_key_option
+@db_option
+@key_option
 @click.argument("reviews", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_reviews_cmd(db_url: str | None, key_path: Path | None, reviews: Path) -> None:
     """Import filled-in reviews (scores, verdict, edits) in one transaction."""
     from safemed.curate.reviews import import_reviews
 
     with _open(db_url) as led:
-        n_reviews, n_edits = import_reviews(led, reviews, _keys(key_path, required=False))
+        n_reviews, n_edits = import_reviews(led, reviews, load_key_option(key_path, required=False))
         size = led.size()
     click.echo(f"imported {n_reviews} reviews and {n_edits} edits; ledger size {size}")
 
 
 @curate.command("adjudicate")
-@_db_option
-@_key_option
+@db_option
+@key_option
 @click.option("--decisions", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="JSONL of the panel's decisions to record (else: list the queue)")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -295,7 +265,7 @@ def adjudicate_cmd(db_url: str | None, key_path: Path | None, decisions: Path | 
 
     with _open(db_url) as led:
         if decisions is not None:
-            counts = import_decisions(led, decisions, _keys(key_path, required=False), max_spread=max_spread)
+            counts = import_decisions(led, decisions, load_key_option(key_path, required=False), max_spread=max_spread)
             click.echo("recorded decisions: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
             return
         queue = adjudication_queue(read_view(led), max_spread=max_spread)
@@ -324,7 +294,7 @@ def _thresholds(values: tuple[str, ...]) -> dict[str, float]:
 
 
 @curate.command("retain")
-@_db_option
+@db_option
 @click.option("--min-score", type=click.FloatRange(1, 5), default=3.0, show_default=True,
               help="mean review score needed on every dimension")
 @click.option("--threshold", "thresholds", multiple=True, metavar="DIM=VALUE", help="per-dimension override")
@@ -358,7 +328,7 @@ def retain_cmd(db_url: str | None, min_score: float, thresholds: tuple[str, ...]
 
 
 @curate.command("agreement")
-@_db_option
+@db_option
 @click.option("--n-boot", type=click.IntRange(100), default=1000, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None)
@@ -382,8 +352,8 @@ def agreement_cmd(db_url: str | None, n_boot: int, seed: int, json_out: Path | N
 
 
 @curate.command("export")
-@_db_option
-@_key_option
+@db_option
+@key_option
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--format", "fmt", type=click.Choice(["sft", "grpo"]), default="sft", show_default=True)
 @click.option("--name", default="safemed-curated", show_default=True, help="dataset name in the datasheet")
@@ -394,7 +364,7 @@ def export_cmd(db_url: str | None, key_path: Path | None, out: Path, fmt: Litera
     """Export retained items as training rows with provenance, a datasheet and a manifest."""
     from safemed.curate.export import export_dataset
 
-    keys = _keys(key_path, required=bool(sign))
+    keys = load_key_option(key_path, required=bool(sign))
     with _open(db_url, keys) as led:
         result = export_dataset(led, out, fmt, name=name, sign=keys is not None and sign is not False)
     click.echo(f"wrote {result.rows} {fmt} rows to {out} (ledger size {result.ledger.tree_size}, "
@@ -403,7 +373,7 @@ def export_cmd(db_url: str | None, key_path: Path | None, out: Path, fmt: Litera
 
 
 @curate.command("status")
-@_db_option
+@db_option
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
 def status_cmd(db_url: str | None, as_json: bool) -> None:
     """The curation funnel and the queues (awaiting review, adjudication, escalated)."""

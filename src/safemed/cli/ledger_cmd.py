@@ -20,62 +20,30 @@ or an outside auditor runs::
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
-from safemed.errors import SafemedError
+from safemed.cli.common import ErrorPrintingGroup, db_option, key_option, load_key_option
 from safemed.ledger import db
 from safemed.ledger.errors import LedgerError, LedgerTamperedError
 from safemed.ledger.export import export_ledger
-from safemed.ledger.keys import LedgerKeys, default_key_path, load_keys, load_or_create_keys, load_public_key
+from safemed.ledger.keys import LedgerKeys, load_or_create_keys, load_public_key
 from safemed.ledger.store import Ledger
-
-
-class _LedgerGroup(click.Group):
-    """Prints SafemedErrors as one ``error:`` line also when the group is used on its own."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except SafemedError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(exc.exit_code)
-
-
-def _db_option(fn: Any) -> Any:
-    return click.option("--db", "db_url", default=None, metavar="URL",
-                        help=f"SQLite path or postgresql:// URL [default: ${db.DB_ENV} or ./{db.DEFAULT_DB}]")(fn)
-
-
-def _key_option(fn: Any) -> Any:
-    return click.option("--key", "key_path", type=click.Path(path_type=Path), default=None,
-                        help="ledger key file [default: $SAFEMED_LEDGER_KEY or "
-                             "~/.config/safemed/ledger.key]")(fn)
-
-
-def _keys(key_path: Path | None, required: bool) -> LedgerKeys | None:
-    """Load the key file; an absent *default* file is fine where signing is not needed."""
-    path = key_path or default_key_path()
-    if not required and key_path is None and not path.exists():
-        return None
-    return load_keys(path)
 
 
 def _open(db_url: str | None, keys: LedgerKeys | None, create: bool = False) -> Ledger:
     return Ledger.open(db_url, keys=keys, create=create)
 
 
-@click.group("ledger", cls=_LedgerGroup)
+@click.group("ledger", cls=ErrorPrintingGroup)
 def ledger() -> None:
     """The tamper-evident curation ledger (RFC 6962 Merkle log with signed checkpoints)."""
 
 
 @ledger.command("init")
-@_db_option
-@_key_option
+@db_option
+@key_option
 def init_cmd(db_url: str | None, key_path: Path | None) -> None:
     """Create the ledger database and, if absent, the key file; sign the first checkpoint."""
     keys, created = load_or_create_keys(key_path)
@@ -92,7 +60,7 @@ def init_cmd(db_url: str | None, key_path: Path | None) -> None:
 
 
 @ledger.command("stats")
-@_db_option
+@db_option
 def stats_cmd(db_url: str | None) -> None:
     """Event counts by type, items, tree size and checkpoints."""
     with _open(db_url, None) as led:
@@ -107,12 +75,12 @@ def stats_cmd(db_url: str | None) -> None:
 
 
 @ledger.command("root")
-@_db_option
-@_key_option
+@db_option
+@key_option
 @click.option("--sign", is_flag=True, help="sign and store a checkpoint of the current tree")
 def root_cmd(db_url: str | None, key_path: Path | None, sign: bool) -> None:
     """Print the current tree size and root hash, and the latest signed checkpoint."""
-    with _open(db_url, _keys(key_path, required=sign)) as led:
+    with _open(db_url, load_key_option(key_path, required=sign)) as led:
         if sign:
             led.checkpoint()
         size = led.size()
@@ -127,15 +95,15 @@ def root_cmd(db_url: str | None, key_path: Path | None, sign: bool) -> None:
 
 
 @ledger.command("verify")
-@_db_option
-@_key_option
+@db_option
+@key_option
 @click.option("--public-key", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="check signatures with this Ed25519 public key (PEM or hex) instead of the key file")
 def verify_cmd(db_url: str | None, key_path: Path | None, public_key: Path | None) -> None:
     """Recompute every leaf hash and the root; exit 4 naming the first changed, removed or
     reordered event."""
     pub = load_public_key(public_key) if public_key else None
-    with _open(db_url, None if pub else _keys(key_path, required=False)) as led:
+    with _open(db_url, None if pub else load_key_option(key_path, required=False)) as led:
         report = led.verify(pub)
     for line in report.lines():
         click.echo(line)
@@ -144,7 +112,7 @@ def verify_cmd(db_url: str | None, key_path: Path | None, public_key: Path | Non
 
 
 @ledger.command("proof")
-@_db_option
+@db_option
 @click.argument("item_id")
 @click.option("--old-size", type=int, default=None,
               help="consistency proof from this size [default: the first checkpoint covering the item]")
@@ -162,8 +130,8 @@ def proof_cmd(db_url: str | None, item_id: str, old_size: int | None, new_size: 
 
 
 @ledger.command("export")
-@_db_option
-@_key_option
+@db_option
+@key_option
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="folder to write events.jsonl, checkpoint.json, the public key and VERIFY.md into")
 @click.option("--sign", is_flag=True, help="sign a checkpoint of the current tree first")
@@ -173,7 +141,7 @@ def export_cmd(db_url: str | None, key_path: Path | None, out: Path, sign: bool,
                public_key: Path | None) -> None:
     """Write the events covered by the latest checkpoint as canonical JSONL plus the checkpoint."""
     pub = load_public_key(public_key) if public_key else None
-    with _open(db_url, _keys(key_path, required=sign)) as led:
+    with _open(db_url, load_key_option(key_path, required=sign)) as led:
         if sign:
             led.checkpoint()
         result = export_ledger(led, out, pub)

@@ -8,16 +8,15 @@ one-line ``error: …`` and their exit code instead of a traceback.
 from __future__ import annotations
 
 import importlib
-import sys
 
 import click
 
 from safemed import __version__
 from safemed.cli.commands import COMMANDS
-from safemed.errors import SafemedError
+from safemed.cli.common import ErrorPrintingGroup
 
 
-class SafemedGroup(click.Group):
+class SafemedGroup(ErrorPrintingGroup):
     """A click group that loads subcommands lazily and prints SafemedErrors cleanly."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -31,13 +30,6 @@ class SafemedGroup(click.Group):
         command = getattr(importlib.import_module(module_name), attr)
         assert isinstance(command, click.Command)
         return command
-
-    def invoke(self, ctx: click.Context) -> object:
-        try:
-            return super().invoke(ctx)
-        except SafemedError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(exc.exit_code)
 
 
 @click.group(cls=SafemedGroup, context_settings={"help_option_names": ["-h", "--help"]})
