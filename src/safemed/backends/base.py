@@ -26,11 +26,18 @@ class GenerationParams:
     top_p: float = 1.0
     seed: int | None = 0
     stop: tuple[str, ...] = ()
+    #: a GBNF grammar the reply must match (grammar-constrained decoding: llama.cpp, and servers
+    #: that accept llama.cpp's ``grammar`` field); None for free text
+    grammar: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-safe form (the stop tuple becomes a list)."""
-        return {"temperature": self.temperature, "max_tokens": self.max_tokens, "top_p": self.top_p,
-                "seed": self.seed, "stop": list(self.stop)}
+        """JSON-safe form (the stop tuple becomes a list; ``grammar`` only when set, so the cache
+        keys of unconstrained requests never change)."""
+        data: dict[str, Any] = {"temperature": self.temperature, "max_tokens": self.max_tokens, "top_p": self.top_p,
+                                "seed": self.seed, "stop": list(self.stop)}
+        if self.grammar is not None:
+            data["grammar"] = self.grammar
+        return data
 
 
 @dataclass(frozen=True)
@@ -101,6 +108,8 @@ class Backend(abc.ABC):
 
     #: the most requests worth running at once (None: no limit beyond --concurrency)
     max_parallel: int | None = None
+    #: whether GenerationParams.grammar is known to be honoured (llama.cpp in process)
+    supports_grammar: bool = False
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Release connections, threads or model memory."""

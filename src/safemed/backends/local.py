@@ -73,6 +73,7 @@ class LlamaCppBackend(Backend):
     """A GGUF model served in-process by llama.cpp (xllamacpp), with ``parallel`` decoding slots."""
 
     kind = "local"
+    supports_grammar = True
 
     def __init__(self, spec: str, path: Path, *, parallel: int = 4, threads: int | None = None,
                  ctx_per_slot: int = 4096) -> None:
@@ -123,6 +124,8 @@ class LlamaCppBackend(Backend):
             body["seed"] = params.seed
         if params.stop:
             body["stop"] = list(params.stop)
+        if params.grammar is not None:
+            body["grammar"] = params.grammar
         result = server.handle_chat_completions(body)
         if not isinstance(result, dict) or "choices" not in result:
             error = result.get("error") if isinstance(result, dict) else result
@@ -183,6 +186,9 @@ class TransformersBackend(Backend):
     def _generate(self, messages: Sequence[ChatMessage], params: GenerationParams) -> Completion:
         import torch
 
+        if params.grammar is not None:
+            raise RequestRejected("grammar-constrained decoding is not available with the transformers backend; "
+                                  "use a GGUF model (llama.cpp) or an endpoint that supports grammars")
         model, tokenizer = self._load()
         chat = [{"role": m.role, "content": m.content} for m in messages]
         inputs = tokenizer.apply_chat_template(chat, add_generation_prompt=True, return_tensors="pt",

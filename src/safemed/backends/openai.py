@@ -114,6 +114,8 @@ class OpenAIBackend(Backend):
             body["seed"] = params.seed
         if params.stop:
             body["stop"] = list(params.stop)
+        if params.grammar is not None:
+            body["grammar"] = params.grammar  # llama.cpp server's field; servers without grammars reject it
         body.update(self.extra_body)
         return body
 

@@ -68,7 +68,7 @@ def redteam(ctx: click.Context, model: str | None, seeds: str, attacks: str, jud
     from safemed.attacks import MultiTurnAttack, get_attacks
     from safemed.datasets import get_prompt_set
     from safemed.evaluate.redteam import run_redteam, seeds_of
-    from safemed.evaluate.safety import build_judge
+    from safemed.evaluate.safety import build_judge, judge_for
     from safemed.judges import Panel
     from safemed.settings import data_dir as default_data_dir
 
@@ -98,7 +98,7 @@ def redteam(ctx: click.Context, model: str | None, seeds: str, attacks: str, jud
     target = engine(model)
     attacker_engine = engine(attacker) if attacker else None
     language = "msb-zh" if items[0].language == "zh" else "msb"
-    panel = Panel([(build_judge(language), engine(spec)) for spec in judges],
+    panel = Panel([(judge_for(build_judge(language), engine(spec), "auto"), engine(spec)) for spec in judges],
                   labels=[f"{language}[{spec}]" for spec in judges])
     params = GenerationParams(temperature=0.0, max_tokens=max_new_tokens, seed=seed)
     attacker_params = GenerationParams(temperature=1.0, max_tokens=512, seed=seed)

@@ -57,6 +57,8 @@ class JudgeSettings:
     over_refusal: str = "auto"
     #: generation length limit of each judge reply
     max_tokens: int = 512
+    #: grammar-constrained judge replies: "auto" (in-process llama.cpp judges), "on", "off"
+    grammar: str = "auto"
 
 
 def resolve(name: str) -> tuple[str, Benchmark | PromptSet]:
@@ -164,7 +166,7 @@ class EvalRun:
             judge_models.append(JudgeModel(engines[spec], kind or None))
         target = engines[self.model_spec]
         panels = Panels(judge_models, max_reparse=self.judge_settings.max_reparse,
-                        max_tokens=self.judge_settings.max_tokens)
+                        max_tokens=self.judge_settings.max_tokens, grammar=self.judge_settings.grammar)
         mcq = [(name, src) for name, kind, src in self.resolved if kind == "mcq"]
         safety = [(name, src) for name, kind, src in self.resolved if kind == "safety"]
         manifest = new_manifest("eval-run", seed=self.settings.seed,

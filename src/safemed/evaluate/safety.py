@@ -68,6 +68,15 @@ def build_judge(kind: str) -> Judge:
     return get_judge(kind)
 
 
+def judge_for(judge: Judge, engine: RequestEngine, grammar: str) -> Judge:
+    """The judge as this engine runs it: constrained to its answer format by a grammar when
+    ``grammar`` is "on", or "auto" and the engine is an in-process llama.cpp model (small local
+    judges cannot otherwise keep to the format; hosted APIs reject the grammar field)."""
+    if grammar == "on" or (grammar == "auto" and engine.backend.supports_grammar):
+        return judge.constrained()
+    return judge
+
+
 @dataclass(frozen=True)
 class JudgeModel:
     """One ``--judge [KIND=]SPEC``: an engine, and the judge kind it is limited to (None: any)."""
@@ -79,10 +88,12 @@ class JudgeModel:
 class Panels:
     """One :class:`Panel` per judge kind, built on first use from the ``--judge`` models."""
 
-    def __init__(self, models: Sequence[JudgeModel], max_reparse: int = 2, max_tokens: int | None = None) -> None:
+    def __init__(self, models: Sequence[JudgeModel], max_reparse: int = 2, max_tokens: int | None = None,
+                 grammar: str = "auto") -> None:
         self.models = list(models)
         self.max_reparse = max_reparse
         self.max_tokens = max_tokens
+        self.grammar = grammar
         self._panels: dict[str, Panel] = {}
 
     def get(self, kind: str) -> Panel:
@@ -90,7 +101,8 @@ class Panels:
             judge = build_judge(kind)
             if self.max_tokens is not None:
                 judge = replace(judge, params=replace(judge.params, max_tokens=self.max_tokens))
-            members = [(judge, m.engine) for m in self.models if m.only in (None, kind)]
+            members = [(judge_for(judge, m.engine, self.grammar), m.engine) for m in self.models
+                       if m.only in (None, kind)]
             if not members:
                 from safemed.errors import ConfigError
 

@@ -148,6 +148,16 @@ class Judge:
     reask_note: str = ("(Re-ask <<attempt>>: your previous answer could not be read. Answer again, "
                        "following the requested output format exactly.)")
     prefilter: Prefilter | None = None
+    #: a GBNF grammar of the answer format, for grammar-constrained decoding (:meth:`constrained`)
+    grammar: str | None = None
+
+    def constrained(self) -> Judge:
+        """This judge with its replies constrained to the answer format by its grammar — what makes
+        a small local model usable as a judge at all. The grammar becomes part of the generation
+        parameters, hence of the cache key and the configuration hash."""
+        if self.grammar is None:
+            return self
+        return replace(self, params=replace(self.params, grammar=self.grammar))
 
     def fields(self, extra: Mapping[str, Any]) -> dict[str, str]:
         """Extra template fields (subclasses: the rubric's criteria)."""
