@@ -33,7 +33,7 @@ from safemed.judges import Judge, JudgeScore, Panel, PanelScore, get_judge, summ
 from safemed.judges.ethics_rubrics import DILEMMA_RUBRIC, VIOLATION_RUBRIC
 from safemed.judges.rubric import rubric_judge, summarise_rubric
 from safemed.records import ChatMessage, PromptItem
-from safemed.stats import bootstrap_mean_ci, wilson_ci
+from safemed.stats import rate_ci, wilson_ci
 
 #: judge kinds fixed by the set (others follow from each item's expected behaviour)
 SET_JUDGE: dict[str, str] = {
@@ -149,7 +149,7 @@ def refusal_block(rows: Sequence[tuple[PromptItem, PanelScore]], *, n_boot: int,
         k, n = sum(flags), len(flags)
         low, high = wilson_ci(k, n)
         judges[label] = {"rate": k / n if n else None, "ci95": [low, high] if n else None, "k": k, "n": n}
-    overall = bootstrap_mean_ci(item_rates, n_boot=n_boot, seed=seed)
+    overall = rate_ci(item_rates, n_boot=n_boot, seed=seed)
     return {"n": len(rows), "n_scored": len(item_rates), "judges": judges,
             "rate": overall.value if item_rates else None,
             "ci95": [overall.low, overall.high] if item_rates else None}

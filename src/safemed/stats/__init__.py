@@ -18,6 +18,7 @@ from safemed.stats.bootstrap import (
     bootstrap_ci,
     bootstrap_mean_ci,
     macro_average_ci,
+    rate_ci,
     wilson_ci,
 )
 from safemed.stats.diagnostics import (
@@ -58,6 +59,7 @@ __all__ = [
     "mcnemar",
     "paired_bootstrap_diff",
     "pairwise_agreement",
+    "rate_ci",
     "spearman",
     "wilcoxon_signed_rank",
     "wilson_ci",

@@ -230,6 +230,21 @@ def bootstrap_mean_ci(
     return Estimate(float(x.mean()), low, high, int(x.size), level)
 
 
+def rate_ci(values: ArrayLike, *, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> Estimate:
+    """The mean of per-item rates in [0, 1] with an interval that stays honest at the edges.
+
+    When every value is 0 or 1 (a single rater's yes/no per item) the mean is a proportion and the
+    interval is Wilson's: a percentile bootstrap of 0 successes in 48 would claim [0, 0]. Otherwise
+    (e.g. the share of three judges that said yes, per item) it is the percentile bootstrap.
+    """
+    x = as_finite_1d(values)
+    if x.size and bool(np.all((x == 0) | (x == 1))):
+        k = int(x.sum())
+        low, high = wilson_ci(k, int(x.size), level)
+        return Estimate(k / x.size, low, high, int(x.size), level)
+    return bootstrap_mean_ci(x, n_boot=n_boot, level=level, seed=seed)
+
+
 def macro_average_ci(
     groups: Sequence[ArrayLike], *, n_boot: int = 2000, level: float = 0.95, seed: int = 0
 ) -> Estimate:
