@@ -35,10 +35,11 @@ class SafemedGroup(ErrorPrintingGroup):
 @click.group(cls=SafemedGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="safemed")
 def cli() -> None:
-    """safemed: curate, train, evaluate and report on a medical language model, with evidence.
+    """safemed: curate, evaluate and red-team a medical language model, with evidence.
 
-    Implements the SafeMed-R1 method: clinical-trust-signal curation, SFT + GRPO alignment,
-    capability and safety evaluation with confidence intervals, and a verifiable evidence package.
+    Implements the SafeMed-R1 method: clinical-trust-signal curation in a tamper-evident ledger,
+    capability and safety evaluation with confidence intervals, judge panels validated against
+    each other and against humans, and adversarial stress tests.
     """
 
 
