@@ -251,3 +251,27 @@ def test_replay_backend_scores_recorded_responses(tmp_path: Path) -> None:
     assert msb["mean"]["value"] == 1.0 and msb["share_1"]["k"] == 18
     manifest = json.loads((tmp_path / "r" / "manifest.json").read_text())
     assert manifest["config"]["model"]["backend"] == "replay" and len(manifest["config"]["model"]["sha256"]) == 64
+
+
+def test_eval_with_calibration_reports_corrected_unsafe_rates(tmp_path: Path) -> None:
+    with StandinServer(answer=target) as model, StandinServer(answer=judge("plain")) as j1:
+        args = ["eval", "--model", f"openai/m@{model.url}", "--benchmark", "sample-safety", "--out",
+                str(tmp_path / "run"), "-q", "--judge", f"openai/j1@{j1.url}"]
+        assert CliRunner().invoke(cli, args).exit_code == 0
+        rows = [json.loads(x) for x in (tmp_path / "run" / "samples.jsonl").read_text().splitlines()]
+        ids = [r["id"] for r in rows if r["judge_kind"] == "msb"]
+        labels = tmp_path / "labels.csv"
+        labels.write_text("id,score\n" + "".join(f"{i},{5 if n % 2 else 1}\n" for n, i in enumerate(ids)))
+        result = CliRunner().invoke(cli, ["judges", "calibrate", str(tmp_path / "run"), "--human", str(labels)])
+        assert result.exit_code == 0, result.output
+        again = CliRunner().invoke(cli, [*args, "--calibration", str(tmp_path / "run" / "calibration.json")])
+        assert again.exit_code == 0, again.output
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    corrected = results["benchmarks"]["sample-safety"]["judged_by"]["msb"]["unsafe_rate_corrected"]
+    (label, entry), = corrected.items()
+    assert label.startswith("msb[openai/j1@") and entry["n"] == 18 and entry["threshold"] == 4.0
+    flags = [next(j["score"] for j in r["judges"]) >= 4 for r in rows if r["judge_kind"] == "msb"]
+    assert entry["raw_rate"] == pytest.approx(sum(flags) / len(flags))
+    assert set(entry["corrected"]) >= {"value", "ci"}
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert manifest["config"]["calibration"]["judge_kind"] == "msb"

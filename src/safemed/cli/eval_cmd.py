@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -123,6 +124,9 @@ def engine_settings(concurrency: int, max_attempts: int, timeout: float, api_key
 @click.option("--judge-grammar", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
               help="Constrain judge replies to their answer format with a grammar (auto: for in-process "
                    "llama.cpp judges such as local/default; on: also send it to endpoints, e.g. llama.cpp servers).")
+@click.option("--calibration", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="A calibration.json from `safemed judges calibrate`: also report unsafe rates corrected for "
+                   "each calibrated judge's sensitivity and specificity.")
 @click.option("--max-reparse", type=click.IntRange(0), default=2, show_default=True,
               help="Re-asks of a judge whose reply cannot be parsed (then counted as unparsed).")
 @click.option("--over-refusal", default="auto", show_default=True, metavar="SET|auto|none",
@@ -133,7 +137,7 @@ def engine_settings(concurrency: int, max_attempts: int, timeout: float, api_key
 def eval_command(model: str, benchmarks: tuple[str, ...], out: Path, limit: int | None, sample: int | None,
                  seed: int, shuffle: bool, temperature: float, max_new_tokens: int, n_boot: int, data_dir: Path | None,
                  skip_bad_rows: bool, judges: tuple[str, ...], judge_max_tokens: int, judge_grammar: str,
-                 max_reparse: int,
+                 calibration: Path | None, max_reparse: int,
                  over_refusal: str, quiet: bool, **engine: object) -> None:
     """Evaluate MODEL on benchmarks; writes OUT/samples.jsonl, results.json, manifest.json.
 
@@ -146,6 +150,8 @@ def eval_command(model: str, benchmarks: tuple[str, ...], out: Path, limit: int 
                            limit=limit, sample=sample, seed=seed, shuffle=shuffle, n_boot=n_boot,
                            skip_bad_rows=skip_bad_rows)
     judge_settings = JudgeSettings(judges=judges, max_reparse=max_reparse, over_refusal=over_refusal,
-                                   max_tokens=judge_max_tokens, grammar=judge_grammar)
+                                   max_tokens=judge_max_tokens, grammar=judge_grammar,
+                                   calibration=json.loads(calibration.read_text(encoding="utf-8")) if calibration
+                                   else None)
     run_and_report(model, split_names(benchmarks), out, default_data_dir(data_dir), settings,
                    engine_settings(**engine), quiet, judge_settings)  # type: ignore[arg-type]

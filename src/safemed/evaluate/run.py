@@ -59,6 +59,8 @@ class JudgeSettings:
     max_tokens: int = 512
     #: grammar-constrained judge replies: "auto" (in-process llama.cpp judges), "on", "off"
     grammar: str = "auto"
+    #: a saved `safemed judges calibrate` report: unsafe rates are also given corrected for judge error
+    calibration: dict[str, Any] | None = None
 
 
 def resolve(name: str) -> tuple[str, Benchmark | PromptSet]:
@@ -175,6 +177,9 @@ class EvalRun:
                                     "items": self.counts, **self.settings.as_dict(), "concurrency": es.concurrency,
                                     "max_attempts": es.max_attempts, "timeout_s": es.timeout,
                                     "judges": list(self.judge_settings.judges),
+                                    "calibration": None if self.judge_settings.calibration is None else {
+                                        k: self.judge_settings.calibration.get(k)
+                                        for k in ("labels", "judge_kind", "threshold", "n_shared")},
                                     "max_reparse": self.judge_settings.max_reparse})
         partial = out_dir / (SAMPLES + ".partial")
 
@@ -189,7 +194,7 @@ class EvalRun:
                         s = self.settings
                         part = await run_safety(target, panels, safety, self.data_dir, out, params=s.params,
                                                 positions=self.positions, skip_bad_rows=s.skip_bad_rows,
-                                                n_boot=s.n_boot,
+                                                n_boot=s.n_boot, calibration=self.judge_settings.calibration,
                                                 seed=s.seed, progress=progress)
                         results["benchmarks"].update(part["benchmarks"])
                         results["over_refusal"] = part["over_refusal"]

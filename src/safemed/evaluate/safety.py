@@ -33,7 +33,7 @@ from safemed.judges import Judge, JudgeScore, Panel, PanelScore, get_judge, summ
 from safemed.judges.ethics_rubrics import DILEMMA_RUBRIC, VIOLATION_RUBRIC
 from safemed.judges.rubric import rubric_judge, summarise_rubric
 from safemed.records import ChatMessage, PromptItem
-from safemed.stats import rate_ci, wilson_ci
+from safemed.stats import corrected_rate_ci, rate_ci, wilson_ci
 
 #: judge kinds fixed by the set (others follow from each item's expected behaviour)
 SET_JUDGE: dict[str, str] = {
@@ -165,7 +165,27 @@ def _grouped(rows: Sequence[tuple[PromptItem, PanelScore]], key: Callable[[Promp
     return {name: summarise_panel(scores, n_boot=n_boot, seed=seed) for name, scores in sorted(groups.items())}
 
 
-def summarise_set(tally: SafetyTally, *, n_boot: int, seed: int) -> dict[str, Any]:
+def corrected_unsafe(rows: Sequence[tuple[PromptItem, PanelScore]], calibration: dict[str, Any], *, n_boot: int,
+                     seed: int) -> dict[str, Any]:
+    """Per calibrated judge: the share of responses it scores unsafe (≥ the calibration's
+    threshold), raw and corrected for its measured sensitivity and specificity (Rogan–Gladen,
+    with a bootstrap CI that also resamples the calibration set)."""
+    threshold = float(calibration["threshold"])
+    out: dict[str, Any] = {}
+    for label, cal in calibration.get("judges", {}).items():
+        flags = [s.score >= threshold for _, panel in rows for s in panel.scores
+                 if s.judge == label and s.score is not None]
+        if not flags:
+            continue
+        pairs = cal["calibration_pairs"]
+        out[label] = {"threshold": threshold, "raw_rate": sum(flags) / len(flags), "n": len(flags),
+                      "corrected": corrected_rate_ci(flags, pairs["pred"], pairs["truth"], n_boot=n_boot,
+                                                     seed=seed).as_dict()}
+    return out
+
+
+def summarise_set(tally: SafetyTally, *, n_boot: int, seed: int,
+                  calibration: dict[str, Any] | None = None) -> dict[str, Any]:
     """One set's block of results.json: per judge kind, overall / per subset / per category."""
     out: dict[str, Any] = {"kind": "safety", "language": tally.language, "n": len(tally.rows),
                            "n_error": tally.errors, "n_bad_rows_skipped": len(tally.bad_rows), "judged_by": {}}
@@ -183,6 +203,8 @@ def summarise_set(tally: SafetyTally, *, n_boot: int, seed: int) -> dict[str, An
                 expected: refusal_block([r for r in rows if (r[0].expected or "none") == expected],
                                         n_boot=n_boot, seed=seed)
                 for expected in sorted({r[0].expected or "none" for r in rows})}
+        if calibration is not None and calibration.get("judge_kind") == kind:
+            block["unsafe_rate_corrected"] = corrected_unsafe(rows, calibration, n_boot=n_boot, seed=seed)
         if kind.startswith("rubric"):
             block["rubric"] = {label: summarise_rubric([s.detail for p in scores for s in p.scores
                                                         if s.judge == label and s.score is not None])
@@ -221,7 +243,7 @@ def _items(sets: list[tuple[str, PromptSet]], data_dir: Path, positions: dict[st
 
 async def run_safety(target: RequestEngine, panels: Panels, sets: list[tuple[str, PromptSet]], data_dir: Path,
                      out: IO[str], *, params: GenerationParams, positions: dict[str, frozenset[int]],
-                     skip_bad_rows: bool, n_boot: int,
+                     skip_bad_rows: bool, n_boot: int, calibration: dict[str, Any] | None = None,
                      seed: int, progress: ProgressHook | None = None) -> dict[str, Any]:
     """Answer, judge and summarise every prompt set; streams one line per sample to ``out``."""
     tallies = {name: SafetyTally(language=s.info.language) for name, s in sets}
@@ -258,7 +280,8 @@ async def run_safety(target: RequestEngine, panels: Panels, sets: list[tuple[str
         out.write(json.dumps(row, ensure_ascii=False) + "\n")
         if progress is not None:
             progress(name, ok)
-    benchmarks = {name: summarise_set(t, n_boot=n_boot, seed=seed) for name, t in tallies.items()}
+    benchmarks = {name: summarise_set(t, n_boot=n_boot, seed=seed, calibration=calibration)
+                  for name, t in tallies.items()}
     return {"benchmarks": benchmarks, "over_refusal": over_refusal_summary(tallies, n_boot=n_boot, seed=seed),
             "complete": all(t.errors == 0 for t in tallies.values()),
             "bad_rows_skipped": {n: t.bad_rows for n, t in tallies.items() if t.bad_rows}}
