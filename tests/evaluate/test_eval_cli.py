@@ -239,14 +239,30 @@ def test_compare_two_runs(tmp_path: Path) -> None:
 
 
 def test_help_and_version() -> None:
+    import click
+
+    from safemed.cli.commands import COMMANDS
+
     code, out = run_cli("--version")
     assert code == 0 and "safemed, version" in out
     code, out = run_cli("--help")
-    for command in ("quickstart", "eval", "benchmarks", "compare"):
-        assert command in out
-    for command in ("quickstart", "eval", "benchmarks", "compare"):
-        code, out = run_cli(command, "--help")
-        assert code == 0 and "Usage:" in out
+    assert all(command in out for command in COMMANDS)
+
+    def walk(path: list[str]) -> None:
+        code, out = run_cli(*path, "--help")
+        assert code == 0 and "Usage:" in out, path
+        command = cli
+        for name in path:
+            assert isinstance(command, click.Group)
+            found = command.get_command(click.Context(command), name)
+            assert found is not None and found.help, f"{' '.join(path)} has no help text"
+            command = found
+        if isinstance(command, click.Group):
+            for sub in command.list_commands(click.Context(command)):
+                walk([*path, sub])
+
+    for name in COMMANDS:
+        walk([name])
 
 
 @pytest.mark.skipif(os.environ.get("SAFEMED_SKIP_MODEL") == "1", reason="SAFEMED_SKIP_MODEL=1")
