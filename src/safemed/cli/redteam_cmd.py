@@ -97,25 +97,31 @@ def redteam(ctx: click.Context, model: str | None, seeds: str, attacks: str, jud
 
     target = engine(model)
     attacker_engine = engine(attacker) if attacker else None
-    language = "msb-zh" if items[0].language == "zh" else "msb"
-    panel = Panel([(judge_for(build_judge(language), engine(spec), "auto"), engine(spec)) for spec in judges],
-                  labels=[f"{language}[{spec}]" for spec in judges])
+    def panel_for(kind: str) -> Panel:
+        return Panel([(judge_for(build_judge(kind), engine(spec), "auto"), engine(spec)) for spec in judges],
+                      labels=[f"{kind}[{spec}]" for spec in judges])
+
+    panels = {"en": panel_for("msb")}
+    if any(item.language == "zh" for item in items):
+        panels["zh"] = panel_for("msb-zh")
     params = GenerationParams(temperature=0.0, max_tokens=max_new_tokens, seed=seed)
     attacker_params = GenerationParams(temperature=1.0, max_tokens=512, seed=seed)
     cal = json.loads(calibration.read_text(encoding="utf-8")) if calibration else None
-    manifest = new_manifest("redteam-run", seed=seed, inputs=[prompt_set.path(folder)] if prompt_set.path(
-        folder).is_file() else [], config={"model": target.backend.describe(), "seeds": seeds, "limit": limit,
-                                           "attacks": [a.name for a in chosen], "judges": panel.describe(),
-                                           "attacker": attacker, "params": params.as_dict(),
-                                           "multi_turn": [a.name for a in chosen if isinstance(a, MultiTurnAttack)],
-                                           "calibration": str(calibration) if calibration else None})
+    seed_file = prompt_set.path(folder)
+    config = {"model": target.backend.describe(), "seeds": seeds, "limit": limit,
+              "attacks": [a.name for a in chosen], "judges": [d for pn in panels.values() for d in pn.describe()],
+              "attacker": attacker, "params": params.as_dict(),
+              "multi_turn": [a.name for a in chosen if isinstance(a, MultiTurnAttack)],
+              "calibration": str(calibration) if calibration else None}
+    manifest = new_manifest("redteam-run", seed=seed, inputs=[seed_file] if seed_file.is_file() else [],
+                            config=config)
     per_seed = len(chosen) + (0 if no_direct else 1)
     partial = out / (SAMPLES + ".partial")
 
     async def go(hook: Any) -> dict[str, Any]:
         try:
             with open(partial, "w", encoding="utf-8") as fh:
-                return await run_redteam(items, chosen, target=target, attacker=attacker_engine, panel=panel, out=fh,
+                return await run_redteam(items, chosen, target=target, attacker=attacker_engine, panels=panels, out=fh,
                                          params=params, attacker_params=attacker_params, seed=seed, n_boot=n_boot,
                                          include_direct=not no_direct, calibration=cal, progress=hook)
         finally:
@@ -139,7 +145,8 @@ def redteam(ctx: click.Context, model: str | None, seeds: str, attacks: str, jud
     for col in ("attack", "attempts", "panel ASR [95% CI]", *[f"{j}" for j in judges], "failed"):
         table.add_column(col)
     for name, block in [*results["attacks"].items(), ("[bold]overall (attacks)", results["overall"])]:
-        per = [_pct(block["judges"].get(f"{language}[{spec}]", {})) for spec in judges]
+        per = [_pct(block["judges"].get(f"msb[{spec}]") or block["judges"].get(f"msb-zh[{spec}]", {}))
+               for spec in judges]
         table.add_row(name, str(block["n_attempts"]), _pct(block), *per, str(block["n_failed"]))
     console.print(table)
     for row in results["top_prompts"][:3]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -163,11 +163,15 @@ ProgressHook = Callable[[str, bool], None]
 
 
 async def run_redteam(seeds: Iterable[PromptItem], attacks: Sequence[Attack], *, target: RequestEngine,
-                      attacker: RequestEngine | None, panel: Panel, out: IO[str], params: GenerationParams,
+                      attacker: RequestEngine | None, panels: Mapping[str, Panel], out: IO[str],
+                      params: GenerationParams,
                       attacker_params: GenerationParams, seed: int, n_boot: int, include_direct: bool = True,
                       calibration: dict[str, Any] | None = None, progress: ProgressHook | None = None,
                       ) -> dict[str, Any]:
-    """Every seed through ``direct`` and every attack; streams samples to ``out``; returns results."""
+    """Every seed through ``direct`` and every attack; streams samples to ``out``; returns results.
+
+    ``panels`` maps a seed language to its MSB panel (``"en"`` is the fallback), so Chinese seeds
+    are judged by the Chinese MSB judge."""
     chosen: list[Attack | None] = [None, *attacks] if include_direct else list(attacks)
 
     def units() -> Iterator[tuple[PromptItem, Attack | None]]:
@@ -178,6 +182,7 @@ async def run_redteam(seeds: Iterable[PromptItem], attacks: Sequence[Attack], *,
 
     async def one(unit: tuple[PromptItem, Attack | None]) -> Attempt:
         item, attack = unit
+        panel = panels.get(item.language) or panels["en"]
         return await attempt(item, attack, target=target, attacker=attacker, panel=panel, params=params,
                              attacker_params=attacker_params, rng_seed=seed)
 
