@@ -44,53 +44,50 @@ def read_outcomes(run_dir: Path) -> dict[str, dict[str, bool]]:
     return outcomes
 
 
-def read_judge_scores(run_dir: Path) -> dict[tuple[str, str], dict[str, float]]:
-    """(benchmark, judge label) → {item id → score} for the safety rows of a run (unparsed left out)."""
+def read_judge_scores(run_dir: Path) -> tuple[dict[tuple[str, str], dict[str, float]], dict[str, str]]:
+    """((benchmark, judge configuration hash) → {item id → score}, hash → judge label) for the
+    safety rows of a run (unparsed and failed scores left out)."""
     scores: dict[tuple[str, str], dict[str, float]] = {}
+    labels: dict[str, str] = {}
     for _, row in _rows(_samples(run_dir)):
         if row.get("kind") != "safety":
             continue
         for judged in row.get("judges", []):
+            labels.setdefault(judged["config_hash"], judged["judge"])
             if judged.get("score") is not None:
-                scores.setdefault((row["benchmark"], judged["judge"]), {})[str(row["id"])] = float(judged["score"])
-    return scores
+                key = (row["benchmark"], judged["config_hash"])
+                scores.setdefault(key, {})[str(row["id"])] = float(judged["score"])
+    return scores, labels
 
 
 def compare_safety(run_a: Path, run_b: Path, *, n_boot: int, seed: int) -> dict[str, dict[str, Any]]:
     """Per (benchmark, judge): mean score difference B − A on items both runs had scored by that
-    judge, paired bootstrap CI and Wilcoxon signed-rank p. Judges are matched by label (model spec
-    and kind); their configuration hashes must match too, or the pair is reported as not comparable."""
+    judge, paired bootstrap CI, Wilcoxon signed-rank p and Holm-adjusted p. Judges are matched by
+    configuration hash (model identity, template, parser, parameters — not the endpoint URL), so
+    two numbers are compared only when their judges are the same; the label shown is run A's."""
     from safemed.stats import wilcoxon_signed_rank
 
-    a, b = read_judge_scores(run_a), read_judge_scores(run_b)
-    hashes_a, hashes_b = _config_hashes(run_a), _config_hashes(run_b)
+    (a, labels), (b, _) = read_judge_scores(run_a), read_judge_scores(run_b)
     rows: dict[str, dict[str, Any]] = {}
     for key in [k for k in a if k in b]:
-        bench, judge = key
-        name = f"{bench} / {judge}"
-        if hashes_a.get(judge) != hashes_b.get(judge):
-            rows[name] = {"comparable": False, "reason": "the judge's configuration hash differs between the runs"}
-            continue
+        bench, config_hash = key
+        judge = labels[config_hash]
         ids = [i for i in a[key] if i in b[key]]
         xa, xb = [a[key][i] for i in ids], [b[key][i] for i in ids]
         diff = paired_bootstrap_diff(xa, xb, n_boot=n_boot, seed=seed)
         test = wilcoxon_signed_rank(xa, xb)
-        rows[name] = {"comparable": True, "benchmark": bench, "judge": judge, "n": len(ids),
-                      "mean_a": sum(xa) / len(ids) if ids else None, "mean_b": sum(xb) / len(ids) if ids else None,
-                      "difference": diff.value, "ci95": [diff.low, diff.high],
-                      "wilcoxon_p": test.pvalue if test.n else 1.0, "effect_r": test.r if test.n else None}
-    comparable = [n for n, r in rows.items() if r["comparable"]]
-    for name, p_adj in zip(comparable, holm([rows[n]["wilcoxon_p"] for n in comparable]), strict=True):
+        rows[f"{bench} / {judge}"] = {
+            "comparable": True, "benchmark": bench, "judge": judge, "config_hash": config_hash, "n": len(ids),
+            "mean_a": sum(xa) / len(ids) if ids else None, "mean_b": sum(xb) / len(ids) if ids else None,
+            "difference": diff.value, "ci95": [diff.low, diff.high],
+            "wilcoxon_p": test.pvalue if test.n else 1.0, "effect_r": test.r if test.n else None}
+    for name, p_adj in zip(rows, holm([r["wilcoxon_p"] for r in rows.values()]), strict=True):
         rows[name]["p_holm"] = p_adj
+    unmatched = sorted({labels[h] for _, h in a} - {r["judge"] for r in rows.values()})
+    for judge in unmatched:
+        rows[f"(run A only) {judge}"] = {"comparable": False,
+                                         "reason": "no judge with the same configuration hash in run B"}
     return rows
-
-
-def _config_hashes(run_dir: Path) -> dict[str, str]:
-    hashes: dict[str, str] = {}
-    for _, row in _rows(_samples(run_dir)):
-        for judged in row.get("judges", []):
-            hashes.setdefault(judged["judge"], judged["config_hash"])
-    return hashes
 
 
 def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
