@@ -17,8 +17,7 @@ from safemed.backends import BackendOptions, GenerationParams, RequestEngine, Re
 from safemed.cli.display import console, err_console, sample_progress
 from safemed.cli.redteam_generate import generate_command
 from safemed.errors import ConfigError
-
-SAMPLES, RESULTS, CACHE = "samples.jsonl", "results.json", "cache.sqlite"
+from safemed.evaluate.run_folder import CACHE, RESULTS, SAMPLES
 
 
 def _pct(block: dict[str, Any]) -> str:

@@ -9,29 +9,19 @@ run are excluded and counted.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from safemed.errors import ConfigError, DataError
+from safemed.evaluate.run_folder import read_samples, samples_path
 from safemed.stats import holm, mcnemar, paired_bootstrap_diff
-
-SAMPLES = "samples.jsonl"
-
-
-def _samples(run_dir: Path) -> Path:
-    path = run_dir / SAMPLES
-    if not path.is_file():
-        raise ConfigError(f"{run_dir} is not a finished run folder: {SAMPLES} is missing")
-    return path
 
 
 def read_outcomes(run_dir: Path) -> dict[str, dict[str, bool]]:
     """benchmark → {item id → correct} from a run's samples.jsonl (errored samples left out)."""
-    path = _samples(run_dir)
+    path = samples_path(run_dir)
     outcomes: dict[str, dict[str, bool]] = {}
-    for lineno, row in _rows(path):
+    for lineno, row in read_samples(run_dir):
         if row.get("kind", "mcq") != "mcq":
             continue
         try:
@@ -49,7 +39,7 @@ def read_judge_scores(run_dir: Path) -> tuple[dict[tuple[str, str], dict[str, fl
     safety rows of a run (unparsed and failed scores left out)."""
     scores: dict[tuple[str, str], dict[str, float]] = {}
     labels: dict[str, str] = {}
-    for _, row in _rows(_samples(run_dir)):
+    for _, row in read_samples(run_dir):
         if row.get("kind") != "safety":
             continue
         for judged in row.get("judges", []):
@@ -88,16 +78,6 @@ def compare_safety(run_a: Path, run_b: Path, *, n_boot: int, seed: int) -> dict[
         rows[f"(run A only) {judge}"] = {"comparable": False,
                                          "reason": "no judge with the same configuration hash in run B"}
     return rows
-
-
-def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if line.strip():
-                try:
-                    yield lineno, json.loads(line)
-                except ValueError as exc:
-                    raise DataError(str(path), lineno, None, f"not JSON: {exc}") from exc
 
 
 def compare_runs(run_a: Path, run_b: Path, *, n_boot: int = 2000, seed: int = 0) -> dict[str, Any]:

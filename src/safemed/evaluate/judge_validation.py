@@ -16,16 +16,15 @@ judges. This stage answers it from a finished run folder (no model calls):
 from __future__ import annotations
 
 import csv
-import json
 import math
 from collections import defaultdict
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from safemed.errors import ConfigError, DataError
+from safemed.evaluate.run_folder import read_samples
 from safemed.stats import (
     binary_diagnostics,
     confusion_matrix,
@@ -35,30 +34,16 @@ from safemed.stats import (
     pairwise_agreement,
 )
 
-SAMPLES = "samples.jsonl"
 CALIBRATION = "calibration.json"
 KEEP_KAPPA = 0.6  # "substantial" agreement (Landis & Koch) with the human labels
 
 
-def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if line.strip():
-                try:
-                    yield lineno, json.loads(line)
-                except ValueError as exc:
-                    raise DataError(str(path), lineno, None, f"not JSON: {exc}") from exc
-
-
 def panel_scores(run_dir: Path, kind: str = "msb") -> tuple[list[str], dict[str, dict[str, float | None]]]:
     """(judge labels, item id → {judge label → score or None}) for one judge kind of a run."""
-    path = run_dir / SAMPLES
-    if not path.is_file():
-        raise ConfigError(f"{run_dir} is not a finished run folder: {SAMPLES} is missing")
     items: dict[str, dict[str, float | None]] = {}
     labels: list[str] = []
     kinds: set[str] = set()
-    for _, row in _rows(path):
+    for _, row in read_samples(run_dir):
         if row.get("kind") != "safety":
             continue
         kinds.add(str(row.get("judge_kind")))

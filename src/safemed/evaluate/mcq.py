@@ -26,9 +26,6 @@ from safemed.evaluate.selection import pick
 from safemed.evaluate.streaming import ordered_map
 from safemed.records import MCQItem
 
-SAMPLES = "samples.jsonl"
-RESULTS = "results.json"
-
 
 @dataclass(frozen=True)
 class McqSettings:

@@ -29,10 +29,9 @@ from safemed.datasets import Benchmark, PromptSet, get_benchmark, get_prompt_set
 from safemed.datasets.prompts import valid_prompt_set_names
 from safemed.datasets.registry import valid_names
 from safemed.errors import ConfigError, DataError, UnknownNameError
-from safemed.evaluate.mcq import RESULTS, SAMPLES, McqSettings, ProgressHook, run_mcq
+from safemed.evaluate.mcq import McqSettings, ProgressHook, run_mcq
+from safemed.evaluate.run_folder import CACHE, RESULTS, SAMPLES
 from safemed.evaluate.selection import choose
-
-CACHE = "cache.sqlite"
 
 
 @dataclass(frozen=True)
