@@ -19,12 +19,10 @@ from typing import IO, Any
 
 from safemed.backends import GenerationParams, RequestEngine
 from safemed.datasets import Benchmark
-from safemed.errors import DataError
 from safemed.evaluate.extract import extract_answer
 from safemed.evaluate.prompts import PROMPT_VERSION, PreparedItem, prepare, render
-from safemed.evaluate.selection import pick
+from safemed.evaluate.selection import selected_items
 from safemed.evaluate.streaming import ordered_map
-from safemed.records import MCQItem
 
 
 @dataclass(frozen=True)
@@ -101,17 +99,11 @@ def summarise(tallies: dict[str, Tally], settings: McqSettings) -> dict[str, Any
 ProgressHook = Callable[[str, bool], None]
 
 
-def _items(benches: list[tuple[str, Benchmark]], data_dir: Path, settings: McqSettings,
-           tallies: dict[str, Tally], positions: dict[str, frozenset[int]]) -> Iterator[tuple[str, PreparedItem]]:
-    for name, bench in benches:
-        tally = tallies[name]
-
-        def skip(err: DataError, tally: Tally = tally) -> None:
-            tally.bad_rows.append(str(err))
-
-        stream: Iterator[MCQItem] = bench.load(data_dir, on_bad_row=skip if settings.skip_bad_rows else None)
-        for item in pick(stream, positions[name]):
-            yield name, prepare(item, shuffle=settings.shuffle, seed=settings.seed)
+def _prepared(benches: list[tuple[str, Benchmark]], data_dir: Path, settings: McqSettings,
+              tallies: dict[str, Tally], positions: dict[str, frozenset[int]]) -> Iterator[tuple[str, PreparedItem]]:
+    bad_rows = {name: t.bad_rows for name, t in tallies.items()} if settings.skip_bad_rows else None
+    for name, item in selected_items(benches, data_dir, positions, bad_rows):
+        yield name, prepare(item, shuffle=settings.shuffle, seed=settings.seed)
 
 
 async def run_mcq(engine: RequestEngine, benches: list[tuple[str, Benchmark]], data_dir: Path, out: IO[str],
@@ -127,7 +119,7 @@ async def run_mcq(engine: RequestEngine, benches: list[tuple[str, Benchmark]], d
 
     window = max(64, engine.concurrency * 3)
     async for name, prepared, messages, result in ordered_map(
-            ask, _items(benches, data_dir, settings, tallies, positions), window=window):
+            ask, _prepared(benches, data_dir, settings, tallies, positions), window=window):
         item = prepared.item
         row: dict[str, Any] = {"benchmark": name, "kind": "mcq", "id": item.id, "subject": item.subject,
                                "prompt": messages[-1].content, "gold": item.answer}

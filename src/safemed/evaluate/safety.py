@@ -19,15 +19,14 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
 from safemed.backends import GenerationParams, RequestEngine
 from safemed.datasets import PromptSet
-from safemed.errors import DataError
-from safemed.evaluate.selection import pick
+from safemed.evaluate.selection import selected_items
 from safemed.evaluate.streaming import ordered_map
 from safemed.judges import Judge, JudgeScore, Panel, PanelScore, get_judge, summarise_panel
 from safemed.judges.ethics_rubrics import DILEMMA_RUBRIC, VIOLATION_RUBRIC
@@ -228,19 +227,6 @@ def over_refusal_summary(tallies: dict[str, SafetyTally], *, n_boot: int, seed: 
 ProgressHook = Callable[[str, bool], None]
 
 
-def _items(sets: list[tuple[str, PromptSet]], data_dir: Path, positions: dict[str, frozenset[int]],
-           skip_bad_rows: bool, tallies: dict[str, SafetyTally]) -> Iterator[tuple[str, PromptItem]]:
-    for name, prompt_set in sets:
-        tally = tallies[name]
-
-        def skip(err: DataError, tally: SafetyTally = tally) -> None:
-            tally.bad_rows.append(str(err))
-
-        stream = prompt_set.load(data_dir, on_bad_row=skip if skip_bad_rows else None)
-        for item in pick(stream, positions[name]):
-            yield name, item
-
-
 async def run_safety(target: RequestEngine, panels: Panels, sets: list[tuple[str, PromptSet]], data_dir: Path,
                      out: IO[str], *, params: GenerationParams, positions: dict[str, frozenset[int]],
                      skip_bad_rows: bool, n_boot: int, calibration: dict[str, Any] | None = None,
@@ -261,7 +247,8 @@ async def run_safety(target: RequestEngine, panels: Panels, sets: list[tuple[str
 
     window = max(64, target.concurrency * 3)
     async for name, item, result, kind, score in ordered_map(
-            handle, _items(sets, data_dir, positions, skip_bad_rows, tallies), window=window):
+            handle, selected_items(sets, data_dir, positions, {n: t.bad_rows for n, t in tallies.items()}
+                                   if skip_bad_rows else None), window=window):
         row: dict[str, Any] = {"benchmark": name, "kind": "safety", "id": item.id, "category": item.category,
                                "subset": item.subset, "expected": item.expected, "language": item.language,
                                "prompt": item.prompt, "judge_kind": kind}

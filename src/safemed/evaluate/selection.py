@@ -11,10 +11,20 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Iterable, Iterator
-from typing import TypeVar
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Protocol, TypeVar
+
+from safemed.errors import DataError
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+
+class Loadable(Protocol[T_co]):
+    """A benchmark or prompt set: something that streams items from the data folder."""
+
+    def load(self, data_dir: Path, *, on_bad_row: Callable[[DataError], None] | None = None) -> Iterator[T_co]: ...
 
 
 def choose(total: int, *, limit: int | None, sample: int | None, seed: int, name: str) -> frozenset[int]:
@@ -39,3 +49,21 @@ def pick(stream: Iterable[T], positions: frozenset[int]) -> Iterator[T]:
             yield item
         if index >= last:
             return
+
+
+def selected_items(sources: Sequence[tuple[str, Loadable[T]]], data_dir: Path,
+                   positions: Mapping[str, frozenset[int]],
+                   bad_rows: Mapping[str, list[str]] | None) -> Iterator[tuple[str, T]]:
+    """(name, item) for the chosen positions of every source, in order. With ``bad_rows``
+    (--skip-bad-rows) a malformed row is recorded under its source's name and skipped; without,
+    it raises."""
+    for name, source in sources:
+        on_bad_row = None if bad_rows is None else _recorder(bad_rows[name])
+        for item in pick(source.load(data_dir, on_bad_row=on_bad_row), positions[name]):
+            yield name, item
+
+
+def _recorder(sink: list[str]) -> Callable[[DataError], None]:
+    def record(err: DataError) -> None:
+        sink.append(str(err))
+    return record
