@@ -8,8 +8,11 @@ The files are never copied into the repository.
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -80,3 +83,26 @@ def db_url(request: pytest.FixtureRequest) -> str:
     """A fresh, empty ledger database on each backend."""
     url: str = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
     return url
+
+
+@pytest.fixture
+def kill_mid_import() -> Callable[[list[str], str, int], None]:
+    """Run ``python -m ARGS`` (a worker that prints ``MID-IMPORT`` inside its open write
+    transaction), check readers still see ``size_before`` events, then SIGKILL it."""
+
+    def run(args: list[str], db_url: str, size_before: int) -> None:
+        from safemed.ledger import Ledger
+
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "src")])}
+        child = subprocess.Popen([sys.executable, "-m", *args], cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
+        try:
+            assert child.stdout is not None
+            assert child.stdout.readline().strip() == "MID-IMPORT"
+            with Ledger.open(db_url) as peek:  # the open transaction is invisible to readers
+                assert peek.size() == size_before
+        finally:
+            child.send_signal(signal.SIGKILL)
+            child.wait(timeout=30)
+        assert child.returncode == -signal.SIGKILL
+
+    return run

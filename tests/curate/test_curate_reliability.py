@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import os
-import signal
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -104,7 +101,8 @@ def test_the_same_review_imported_twice_at_once_is_stored_once(db_url: str, key_
         assert len(ledger.item_state("item-x").reviews) == 1
 
 
-def test_sigkill_mid_import_leaves_ledger_unchanged(db_url: str, key_file: Path, tmp_path: Path) -> None:
+def test_sigkill_mid_import_leaves_ledger_unchanged(db_url: str, key_file: Path, tmp_path: Path,
+                                                    kill_mid_import: Callable[[list[str], str, int], None]) -> None:
     with Ledger.open(db_url, keys=load_keys(key_file)) as ledger:
         ledger.append([event_for(Item(id="before", question="Q?", options={"A": "a", "B": "b"}, gold="A",
                                       specialty="s", source="s"), actor="system")])
@@ -112,18 +110,7 @@ def test_sigkill_mid_import_leaves_ledger_unchanged(db_url: str, key_file: Path,
     seeds = write_jsonl(tmp_path / "big.jsonl", [
         {"id": f"big-{i:05d}", "question": f"Generated question {i}?", "options": {"A": "x", "B": "y"},
          "answer": "A", "specialty": "cardiology"} for i in range(3000)])
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "src")])}
-    child = subprocess.Popen([sys.executable, "-m", "tests.curate.workers", db_url, str(seeds), "2500"], cwd=REPO,
-                             env=env, stdout=subprocess.PIPE, text=True)
-    try:
-        assert child.stdout is not None
-        assert child.stdout.readline().strip() == "MID-IMPORT"
-        with Ledger.open(db_url) as peek:  # the open transaction is invisible to readers
-            assert peek.size() == before.tree_size
-    finally:
-        child.send_signal(signal.SIGKILL)
-        child.wait(timeout=30)
-    assert child.returncode == -signal.SIGKILL
+    kill_mid_import(["tests.curate.workers", db_url, str(seeds), "2500"], db_url, before.tree_size)
     with Ledger.open(db_url, keys=load_keys(key_file)) as ledger:
         assert ledger.size() == before.tree_size and ledger.root() == before.root_hash
         assert ledger.seqs_for_item("big-00000") == []

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
-import os
-import signal
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -56,22 +53,12 @@ def test_ten_concurrent_writers_lose_no_event(db_url: str, key_file: Path,
         assert report.ok, report.lines()
 
 
-def test_sigkill_mid_import_leaves_ledger_unchanged(db_url: str, key_file: Path) -> None:
+def test_sigkill_mid_import_leaves_ledger_unchanged(db_url: str, key_file: Path,
+                                                    kill_mid_import: Callable[[list[str], str, int], None]) -> None:
     with Ledger.open(db_url, keys=load_keys(key_file)) as ledger:
         ledger.append(ev for i in range(3) for ev in item_events(i))
         before = ledger.checkpoint()
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    child = subprocess.Popen([sys.executable, "-m", "tests.ledger.workers", db_url], cwd=REPO, env=env,
-                             stdout=subprocess.PIPE, text=True)
-    try:
-        assert child.stdout is not None
-        assert child.stdout.readline().strip() == "MID-IMPORT"
-        with Ledger.open(db_url) as peek:  # the open transaction is invisible to readers
-            assert peek.size() == before.tree_size
-    finally:
-        child.send_signal(signal.SIGKILL)
-        child.wait(timeout=30)
-    assert child.returncode == -signal.SIGKILL
+    kill_mid_import(["tests.ledger.workers", db_url], db_url, before.tree_size)
 
     with Ledger.open(db_url, keys=load_keys(key_file)) as ledger:
         assert ledger.size() == before.tree_size
