@@ -26,6 +26,7 @@ from typing import IO, Any
 
 from safemed.backends import GenerationParams, RequestEngine
 from safemed.datasets import PromptSet
+from safemed.errors import ConfigError
 from safemed.evaluate.selection import selected_items
 from safemed.evaluate.streaming import ordered_map
 from safemed.judges import Judge, JudgeScore, Panel, PanelScore, get_judge, summarise_panel
@@ -103,8 +104,6 @@ class Panels:
             members = [(judge_for(judge, m.engine, self.grammar), m.engine) for m in self.models
                        if m.only in (None, kind)]
             if not members:
-                from safemed.errors import ConfigError
-
                 raise ConfigError(f"no --judge can act as the {kind!r} judge; add --judge SPEC or --judge {kind}=SPEC")
             self._panels[kind] = Panel(members, max_reparse=self.max_reparse,
                                        labels=[f"{kind}[{engine.backend.spec}]" for _, engine in members])
