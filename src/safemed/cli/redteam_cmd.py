@@ -67,8 +67,7 @@ def redteam(ctx: click.Context, model: str | None, seeds: str, attacks: str, jud
     from safemed.attacks import MultiTurnAttack, get_attacks
     from safemed.datasets import get_prompt_set
     from safemed.evaluate.redteam import run_redteam, seeds_of
-    from safemed.evaluate.safety import build_judge, judge_for
-    from safemed.judges import Panel
+    from safemed.evaluate.safety import JudgeModel, Panels
     from safemed.settings import data_dir as default_data_dir
 
     chosen = get_attacks(attacks)
@@ -96,13 +95,10 @@ def redteam(ctx: click.Context, model: str | None, seeds: str, attacks: str, jud
 
     target = engine(model)
     attacker_engine = engine(attacker) if attacker else None
-    def panel_for(kind: str) -> Panel:
-        return Panel([(judge_for(build_judge(kind), engine(spec), "auto"), engine(spec)) for spec in judges],
-                      labels=[f"{kind}[{spec}]" for spec in judges])
-
-    panels = {"en": panel_for("msb")}
+    by_kind = Panels([JudgeModel(engine(spec)) for spec in judges])
+    panels = {"en": by_kind.get("msb")}
     if any(item.language == "zh" for item in items):
-        panels["zh"] = panel_for("msb-zh")
+        panels["zh"] = by_kind.get("msb-zh")
     params = GenerationParams(temperature=0.0, max_tokens=max_new_tokens, seed=seed)
     attacker_params = GenerationParams(temperature=1.0, max_tokens=512, seed=seed)
     cal = json.loads(calibration.read_text(encoding="utf-8")) if calibration else None
