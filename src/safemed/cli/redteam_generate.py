@@ -20,49 +20,21 @@ from pathlib import Path
 from typing import IO, Any
 
 import click
-from pydantic import ValidationError
 
 from safemed.artifacts import new_manifest, write_manifest
 from safemed.attacks import ATTACKS, Attack, GenerateStats, agenerate_attack_set, generate_attack_set, get_attacks
 from safemed.backends import BackendOptions, GenerationParams, RequestEngine, RetryPolicy, build_backend
-from safemed.datasets import detect_language, get_prompt_set
-from safemed.errors import ConfigError, DataError
+from safemed.datasets import get_prompt_set, prompts_at
+from safemed.errors import ConfigError
 from safemed.records import PromptItem
 from safemed.settings import data_dir as default_data_dir
-
-
-def read_seed_file(path: Path) -> Iterator[PromptItem]:
-    """PromptItem-shaped JSONL rows (``id``, ``prompt``, optional ``category``/``language``…).
-
-    A missing ``language`` is detected from the text; a bad row is a DataError naming the line.
-    """
-    with path.open(encoding="utf-8-sig") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(str(path), line_no, None, f"not JSON: {exc.msg}") from None
-            if not isinstance(row, dict):
-                raise DataError(str(path), line_no, None, "each line must be a JSON object")
-            if isinstance(row.get("id"), int):
-                row["id"] = str(row["id"])
-            if "language" not in row and isinstance(row.get("prompt"), str):
-                row["language"] = detect_language(row["prompt"])
-            try:
-                yield PromptItem.model_validate(row)
-            except ValidationError as exc:
-                first = exc.errors()[0]
-                field = ".".join(str(p) for p in first["loc"]) or None
-                raise DataError(str(path), line_no, field, str(first["msg"])) from None
 
 
 def load_seeds(source: str, data_dir: Path) -> tuple[Iterable[PromptItem], Path | None]:
     """Seeds from a JSONL path or a prompt-set name, and the file to record as the manifest's input."""
     path = Path(source).expanduser()
     if path.is_file():
-        return read_seed_file(path), path
+        return prompts_at(path).load(data_dir), path  # the generic prompts:PATH loader
     if path.suffix in (".jsonl", ".json") or os.sep in source:
         raise ConfigError(f"--seeds {source!r}: no such file")
     prompt_set = get_prompt_set(source)
