@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 
 from safemed.backends.base import GenerationParams
 from safemed.backends.engine import RequestEngine
+from safemed.backends.streaming import ordered_map
 from safemed.curate.prompts import (
     COT_PROMPT_VERSION,
     VARIANT_PROMPT_VERSION,
@@ -34,7 +35,6 @@ from safemed.curate.prompts import (
     variant_messages,
 )
 from safemed.curate.view import CurationView, is_excluded, is_settled, read_view
-from safemed.evaluate.streaming import ordered_map
 from safemed.ledger.state import ItemState
 from safemed.ledger.store import Ledger
 from safemed.records.curation import (

@@ -3,7 +3,7 @@ expansion).
 
 * :func:`cot_messages`: ask for step-by-step reasoning that ends in ``Answer: X`` (English) or
   ``答案：X`` (Chinese); :func:`parse_cot` splits a reply into the reasoning and the letters,
-  read with the evaluation's :func:`~safemed.evaluate.extract.extract_answer`.
+  read with the evaluation's :func:`~safemed.datasets.extract.extract_answer`.
 * :func:`variant_messages`: ask for K paraphrased or new questions on a seed, as a JSON array;
   :func:`parse_variants` keeps the well-formed ones (the rest are counted, never guessed at).
 """
@@ -14,7 +14,7 @@ import json
 import re
 from typing import Any
 
-from safemed.evaluate.extract import extract_answer
+from safemed.datasets.extract import extract_answer
 from safemed.records import ChatMessage
 from safemed.records.curation import Item
 

@@ -19,10 +19,10 @@ from typing import IO, Any
 
 from safemed.backends import GenerationParams, RequestEngine
 from safemed.datasets import Benchmark
-from safemed.evaluate.extract import extract_answer
+from safemed.datasets.extract import extract_answer
 from safemed.evaluate.prompts import PROMPT_VERSION, PreparedItem, prepare, render
 from safemed.evaluate.selection import selected_items
-from safemed.evaluate.streaming import ordered_map
+from safemed.backends.streaming import ordered_map
 
 
 @dataclass(frozen=True)

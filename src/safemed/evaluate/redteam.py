@@ -23,7 +23,7 @@ from typing import IO, Any
 
 from safemed.attacks import Attack, AttackFailed, ModelAttack, MultiTurnAttack, TemplateAttack, row_rng
 from safemed.backends import GenerationParams, RequestEngine
-from safemed.evaluate.streaming import ordered_map
+from safemed.backends.streaming import ordered_map
 from safemed.judges import Panel, PanelScore
 from safemed.records import ChatMessage, PromptItem
 from safemed.stats import corrected_rate_ci, rate_ci, wilson_ci

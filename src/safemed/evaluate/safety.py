@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from safemed.backends import GenerationParams, RequestEngine
+from safemed.backends.streaming import ordered_map
 from safemed.datasets import PromptSet
 from safemed.errors import ConfigError
 from safemed.evaluate.selection import selected_items
-from safemed.evaluate.streaming import ordered_map
 from safemed.judges import Judge, JudgeScore, Panel, PanelScore, get_judge, summarise_panel
 from safemed.judges.ethics_rubrics import DILEMMA_RUBRIC, VIOLATION_RUBRIC
 from safemed.judges.rubric import rubric_judge, summarise_rubric

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from safemed.evaluate.extract import extract_answer, strip_reasoning
+from safemed.datasets.extract import extract_answer, strip_reasoning
 
 SINGLE = [
     ("Answer: C", "C"),
