@@ -6,6 +6,7 @@ import json
 import sqlite3
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from safemed.cli.ledger_cmd import ledger as ledger_cli
@@ -73,7 +74,7 @@ def test_stats_root_proof_verify(tmp_path: Path, key_file: Path) -> None:
     assert code == 4 and "signature does not verify" in output
 
 
-def test_user_errors_are_one_line(tmp_path: Path, key_file: Path) -> None:
+def test_user_errors_are_one_line(tmp_path: Path, key_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     db = str(tmp_path / "l.db")
     code, output = run("stats", "--db", db)
     assert code == 1 and output.startswith("error: no ledger at") and not Path(db).exists()
@@ -85,9 +86,11 @@ def test_user_errors_are_one_line(tmp_path: Path, key_file: Path) -> None:
     code, output = run("stats", "--db", "mysql://x/y")
     assert code == 1 and "unsupported database" in output
     bare = str(tmp_path / "bare.db")
-    Ledger.open(bare).close()
+    with Ledger.open(bare) as led:
+        led.append(item_events(0))
+    monkeypatch.setenv("SAFEMED_LEDGER_KEY", str(tmp_path / "absent.key"))
     code, output = run("export", "--db", bare, "--out", str(tmp_path / "x"))
-    assert code == 1 and "no checkpoint yet" in output
+    assert code == 1 and "cannot sign the current tree" in output and not (tmp_path / "x").exists()
 
 
 def test_help_lists_every_command() -> None:

@@ -41,11 +41,17 @@ def test_export_recomputes_with_sha256_only(tmp_path: Path, key_file: Path) -> N
         ledger.append(ev for i in range(20) for ev in item_events(i))
         ledger.append(full_lifecycle("life"))
         cp = ledger.checkpoint()
-        ledger.append(item_events(50))  # after the checkpoint: not exported
-    out = tmp_path / "export"
-    result = CliRunner().invoke(ledger_cli, ["export", "--db", db, "--out", str(out)])
+    with Ledger.open(db) as unsigned:
+        unsigned.append(item_events(50))  # no key at hand: covered by no checkpoint yet
+    current = tmp_path / "current"
+    result = CliRunner().invoke(ledger_cli, ["export", "--db", db, "--out", str(current)])
     assert result.exit_code == 0, result.output
-    assert f"exported {cp.tree_size} events" in result.output
+    assert "exported 90 events" in result.output  # the live tree, signed before it is exported
+    assert third_party_root(current)[0] == json.loads((current / "checkpoint.json").read_text())["tree_size"] == 90
+    out = tmp_path / "export"
+    result = CliRunner().invoke(ledger_cli, ["export", "--db", db, "--out", str(out), "--at-size", "86"])
+    assert result.exit_code == 0, result.output
+    assert f"exported {cp.tree_size} events" in result.output and "older checkpoint" in result.output
 
     checkpoint = json.loads((out / "checkpoint.json").read_text())
     assert third_party_root(out) == (checkpoint["tree_size"], checkpoint["root_hash"]) == (86, cp.root_hash.hex())

@@ -10,7 +10,9 @@ or an outside auditor runs::
     safemed ledger root --sign               # sign a checkpoint of everything appended so far
     safemed ledger verify                    # exit 4 and name the first tampered event
     safemed ledger proof ITEM_ID             # inclusion proofs + a consistency proof (JSON)
-    safemed ledger export --out DIR          # events + checkpoint, checkable with SHA-256 alone
+    safemed ledger export --out DIR          # the current tree, signed: events + checkpoint,
+                                             # checkable with SHA-256 alone
+    safemed ledger reindex                   # rebuild the curation read model from the events
 
 ``--db`` takes a SQLite path or a ``postgresql://`` URL (default ``$SAFEMED_DB`` or
 ``./safemed.db``); ``--key`` the key file (default ``$SAFEMED_LEDGER_KEY`` or
@@ -134,15 +136,29 @@ def proof_cmd(db_url: str | None, item_id: str, old_size: int | None, new_size: 
 @key_option
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="folder to write events.jsonl, checkpoint.json, the public key and VERIFY.md into")
-@click.option("--sign", is_flag=True, help="sign a checkpoint of the current tree first")
+@click.option("--at-size", type=click.IntRange(0), default=None, metavar="N",
+              help="export the older signed checkpoint of N events instead of the current tree")
+@click.option("--sign", is_flag=True, hidden=True, help="(the default now: the current tree is always signed)")
 @click.option("--public-key", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="the Ed25519 public key to ship (PEM or hex) [default: from the key file]")
-def export_cmd(db_url: str | None, key_path: Path | None, out: Path, sign: bool,
+def export_cmd(db_url: str | None, key_path: Path | None, out: Path, at_size: int | None, sign: bool,
                public_key: Path | None) -> None:
-    """Write the events covered by the latest checkpoint as canonical JSONL plus the checkpoint."""
+    """Write the current tree (signing a checkpoint of it first) as canonical JSONL plus the
+    signed checkpoint; without the key, refuse rather than export an older one."""
     pub = load_public_key(public_key) if public_key else None
     with _open(db_url, load_key_option(key_path, required=sign)) as led:
-        if sign:
-            led.checkpoint()
-        result = export_ledger(led, out, pub)
+        result = export_ledger(led, out, pub, at_size=at_size)
+        size = led.size()
     click.echo(f"exported {result.tree_size} events, root {result.root_hash.hex()}, to {result.folder}")
+    if result.tree_size < size:
+        click.echo(f"note: the ledger has {size} events; this export is the older checkpoint you asked for", err=True)
+
+
+@ledger.command("reindex")
+@db_option
+def reindex_cmd(db_url: str | None) -> None:
+    """Rebuild the curation read model (item states, queues) from the events, in one transaction."""
+    with _open(db_url, None) as led:
+        n = led.reindex()
+        size = led.size()
+    click.echo(f"rebuilt the curation read model: {n} items from {size} events")

@@ -2,15 +2,19 @@
 
 Writes into a folder (an artifact, with ``manifest.json``):
 
-* ``events.jsonl``: the events covered by the latest checkpoint, in ``seq`` order, one per line:
+* ``events.jsonl``: the events covered by the checkpoint, in ``seq`` order, one per line:
   exactly the RFC 8785 bytes that were hashed, each followed by ``\\n``;
 * ``checkpoint.json``: origin, tree size, root hash (hex), key id, Ed25519 signature (base64) and
   the signed text;
 * ``public_key.pem`` and ``public_key.hex``: the key the checkpoint verifies under;
 * ``VERIFY.md``: the recipe for recomputing the root (this package's ``ledger/VERIFY.md``).
 
-The root is recomputed while writing; an export whose root differs from the checkpoint's is
-refused, so a tampered ledger is never shipped as if it were intact.
+The checkpoint is the **current tree**, signed first if no checkpoint covers it yet, so the
+folder matches the live ledger; an older signed checkpoint is exported only when asked for by its
+size. Without the key the current tree cannot be signed and the export is refused, never
+silently replaced by an older one. The root is recomputed while writing; an export whose root
+differs from the checkpoint's is refused, so a tampered ledger is never shipped as if it were
+intact.
 """
 
 from __future__ import annotations
@@ -39,11 +43,29 @@ class ExportResult:
     root_hash: bytes
 
 
-def export_ledger(ledger: Ledger, out: Path, public_key: bytes | None = None) -> ExportResult:
-    """Write the export folder ``out`` (created if needed) for the latest checkpoint."""
-    checkpoint = ledger.latest_checkpoint()
-    if checkpoint is None:
-        raise LedgerError("the ledger has no checkpoint yet: sign one with `safemed ledger root --sign`")
+def export_ledger(ledger: Ledger, out: Path, public_key: bytes | None = None, *,
+                  at_size: int | None = None) -> ExportResult:
+    """Write the export folder ``out`` (created if needed) for the current tree (signed first when
+    needed, which takes the ledger's key), or for the signed checkpoint of ``at_size`` events."""
+    if at_size is None:
+        if ledger.keys is None:
+            size = ledger.size()
+            latest = ledger.latest_checkpoint()
+            signed = "none" if latest is None else f"the latest covers {latest.tree_size}"
+            if latest is None or latest.tree_size != size:
+                raise LedgerError(f"cannot sign the current tree of {size} events without the ledger key (--key PATH "
+                                  f"or $SAFEMED_LEDGER_KEY); signed checkpoints: {signed} (export one of them "
+                                  "with --at-size N)")
+            checkpoint = latest
+        else:
+            checkpoint = ledger.checkpoint()
+    else:
+        matching = [cp for cp in ledger.checkpoints() if cp.tree_size == at_size]
+        if not matching:
+            sizes = sorted({cp.tree_size for cp in ledger.checkpoints()})
+            raise LedgerError(f"no signed checkpoint of size {at_size}; signed sizes: "
+                              f"{', '.join(map(str, sizes)) or 'none'}")
+        checkpoint = matching[-1]
     key = public_key or (ledger.keys.public_key if ledger.keys else ledger.stored_public_key)
     if key is None:
         raise LedgerError("no public key to export: pass --key or --public-key")

@@ -1,10 +1,15 @@
 """Current state of an item, derived from its events (the ledger stores only events).
 
-State is a fold over an item's events in ``seq`` order, never stored, so it can always be
-recomputed from the verified log: the item, its traces (latest wins), the model's attempts and
+State is a fold over an item's events in ``seq`` order, so it can always be recomputed from the
+verified log: the item, its traces (latest wins), the model's attempts and
 failures (five failures escalate, the paper's five-strike rule), the physicians' reviews and
 edits, the escalation, the panel's adjudication and the retention decision. ``status`` follows
 the CTS pipeline: imported → traced → reviewed → escalated → adjudicated → retained / rejected.
+
+The curation read model (``readmodel.py``) stores a summary of each item's state (status,
+counts, the accepted trace, how far its reviews disagree) so queries need not fold; the
+summaries are computed here, from the same fold, so a fresh replay and the stored rows can be
+compared exactly (``ledger verify``).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from safemed.records.curation import (
     Adjudication,
     Assignment,
     Attempt,
+    CurationRecord,
     Edit,
     Escalation,
     Flag,
@@ -45,6 +51,9 @@ class ItemState:
     assignments: list[Assignment] = field(default_factory=list)
     flags: list[Flag] = field(default_factory=list)
     last_seq: int = -1
+    first_seq: int = -1
+    item_seq: int = -1
+    seqs: dict[str, list[int]] = field(default_factory=dict)
 
     @property
     def latest_trace(self) -> Trace | None:
@@ -92,13 +101,74 @@ class ItemState:
             return "traced"
         return "imported" if self.item is not None else "unknown"
 
+    @property
+    def accepted_trace(self) -> Trace | None:
+        """The trace whose answer matched the gold answer (the one reviewers see), if any."""
+        for attempt in self.attempts:
+            if attempt.correct and attempt.trace_id is not None:
+                for trace in self.traces:
+                    if trace.id == attempt.trace_id:
+                        return trace
+        return None
+
+    @property
+    def excluded(self) -> bool:
+        """Flagged as a near duplicate of another item, or as contaminated by a benchmark."""
+        return bool(self.flags)
+
+    @property
+    def closed(self) -> bool:
+        """Adjudicated or decided: no more reviews are taken."""
+        return self.adjudication is not None or self.retention is not None
+
+    @property
+    def score_spread(self) -> dict[str, int]:
+        """Per rubric dimension, the largest minus the smallest review score (two reviews or more)."""
+        if len(self.reviews) < 2:
+            return {}
+        dims = list(self.reviews[0].scores.as_dict())
+        scores = [r.scores.as_dict() for r in self.reviews]
+        return {d: max(s[d] for s in scores) - min(s[d] for s in scores) for d in dims}
+
+    @property
+    def verdict_conflict(self) -> bool:
+        """Two reviewers gave different verdicts (keep vs reject); needs two reviews or more."""
+        return len(self.reviews) >= 2 and len({r.verdict for r in self.reviews if r.verdict is not None}) > 1
+
+    @property
+    def distinct_edits(self) -> int:
+        """How many different edited reasonings the reviewers proposed (0 with fewer than two reviews)."""
+        if len(self.reviews) < 2:
+            return 0
+        return len({e.after for e in self.edits if e.field == "reasoning"})
+
+    def disagreement(self, max_spread: int = 1) -> list[str]:
+        """Why the reviews disagree (empty when they do not, or there are fewer than two)."""
+        spread = self.score_spread
+        reasons = []
+        wide = [d for d, v in spread.items() if v > max_spread]
+        if wide:
+            reasons.append(f"scores more than {max_spread} apart on " + ", ".join(f"{d} ({spread[d]})" for d in wide))
+        if self.verdict_conflict:
+            reasons.append("keep/reject conflict")
+        if self.distinct_edits > 1:
+            reasons.append(f"{self.distinct_edits} different edits of the reasoning")
+        return reasons
+
     def apply(self, event: LedgerEvent) -> None:
         """Fold one event of this item into the state."""
         if event.item_id != self.item_id:
             raise ValueError(f"event {event.seq} is about item {event.item_id!r}, not {self.item_id!r}")
-        record = event.record()
+        self.apply_record(event.record(), event.seq, event.event_type.value)
+
+    def apply_record(self, record: CurationRecord, seq: int, event_type: str) -> None:
+        """Fold one event's typed record (numbered ``seq``) into the state."""
+        if self.first_seq < 0:
+            self.first_seq = seq
+        self.seqs.setdefault(event_type, []).append(seq)
         if isinstance(record, Item):
             self.item = record
+            self.item_seq = seq
         elif isinstance(record, Trace):
             self.traces.append(record)
         elif isinstance(record, Attempt):
@@ -117,7 +187,7 @@ class ItemState:
             self.flags.append(record)
         else:
             self.retention = record
-        self.last_seq = event.seq
+        self.last_seq = seq
 
 
 def item_state(item_id: str, events: Iterable[LedgerEvent]) -> ItemState:
@@ -134,3 +204,8 @@ def all_states(events: Iterable[LedgerEvent]) -> dict[str, ItemState]:
     for event in events:
         states.setdefault(event.item_id, ItemState(event.item_id)).apply(event)
     return states
+
+
+def specialty_key(specialty: str) -> str:
+    """Specialties compare case- and space-insensitively (routing and queues use this key)."""
+    return " ".join(specialty.casefold().split())

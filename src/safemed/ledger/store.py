@@ -8,9 +8,13 @@ to (size, root); inclusion and consistency proofs are read from stored subtree h
 Usage::
 
     ledger = Ledger.open("safemed.db", keys=load_keys())
-    ledger.append(event_for(review, actor=review.reviewer) for review in reviews)  # one transaction
-    ledger.checkpoint()
-    report = ledger.verify()
+    ledger.append(event_for(review, actor=review.reviewer) for review in reviews)  # one transaction,
+    report = ledger.verify()                    # ended by a signed checkpoint of the new tree
+
+Every append also brings the curation read model (``readmodel.py``) up to date in the same
+transaction, and ends, when the ledger's key is at hand, by signing a checkpoint of the new tree
+(a Certificate Transparency log's signed tree head per batch), so an export or proof taken right
+after any command matches the live ledger.
 
 Only ``curate/`` and the review app write the ledger (DESIGN.md); everything else reads it.
 """
@@ -27,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Self
 from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import Connection
 
-from safemed.ledger import db, merkle, subtrees
+from safemed.ledger import db, merkle, readmodel, subtrees
 from safemed.ledger.canonical import canonical_json
 from safemed.ledger.checkpoint import Checkpoint, sign_checkpoint
 from safemed.ledger.errors import LedgerChanged, LedgerError
@@ -131,14 +135,21 @@ class Ledger:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def append(self, new_events: Iterable[NewEvent], batch_size: int = BATCH, *, if_size: int | None = None) -> range:
+    def append(self, new_events: Iterable[NewEvent], batch_size: int = BATCH, *, if_size: int | None = None,
+               sign: bool | None = None) -> range:
         """Append events in ONE transaction; returns their sequence numbers.
 
         All or nothing: an error or a killed process leaves the ledger as before. Sequence numbers
         are consecutive even with concurrent writers (see ``db.write_transaction``). With
         ``if_size``, the append happens only if the ledger still has exactly that many events —
         so checks made against a view of the ledger still hold — else :class:`LedgerChanged`.
+        The read model is updated in the same transaction, which ends by signing a checkpoint of
+        the new tree (``sign``: default when the key is loaded; ``True`` without a key is an error).
         """
+        if sign is None:
+            sign = self.keys is not None
+        elif sign and self.keys is None:
+            raise LedgerError("signing a checkpoint needs the ledger key (--key PATH or $SAFEMED_LEDGER_KEY)")
         with db.write_transaction(self.engine) as conn:
             start = self._size(conn)
             if if_size is not None and start != if_size:
@@ -160,7 +171,34 @@ class Ledger:
                 conn.execute(events.insert(), event_rows)
                 if node_rows:
                     conn.execute(nodes.insert(), node_rows)
+                readmodel.project(conn, list(zip(range(builder.size - len(batch), builder.size), batch, strict=True)))
+            if builder.size > start:
+                readmodel.set_size(conn, builder.size)
+                if sign:
+                    self._sign(conn, builder.size)
             return range(start, builder.size)
+
+    def _sign(self, conn: Connection, size: int) -> Checkpoint:
+        assert self.keys is not None
+        latest = self._latest_checkpoint(conn)
+        if latest is not None and latest.tree_size == size and latest.key_id == self.keys.key_id:
+            return latest
+        root = subtrees.root(conn, size)
+        cp = sign_checkpoint(self.keys, self.origin, size, root, utc_now())
+        conn.execute(checkpoints.insert().values(tree_size=size, root_hash=root, origin=cp.origin,
+                                                 key_id=cp.key_id, signature=cp.signature,
+                                                 created_at=cp.created_at))
+        return cp
+
+    def check_read_model(self) -> readmodel.Mismatch | None:
+        """Compare the curation read model with a fresh replay (one snapshot); the first difference."""
+        with db.read_transaction(self.engine) as conn:
+            return readmodel.compare(conn, self._size(conn))
+
+    def reindex(self) -> int:
+        """Rebuild the curation read model from the events (one transaction); returns the item count."""
+        with db.write_transaction(self.engine) as conn:
+            return readmodel.rebuild(conn)
 
     def checkpoint(self) -> Checkpoint:
         """Sign and store a checkpoint of the whole log (returns the latest one if nothing changed)."""
@@ -168,16 +206,7 @@ class Ledger:
             raise LedgerError("signing a checkpoint needs the ledger key (--key PATH or "
                               "$SAFEMED_LEDGER_KEY)")
         with db.write_transaction(self.engine) as conn:
-            size = self._size(conn)
-            latest = self._latest_checkpoint(conn)
-            if latest is not None and latest.tree_size == size and latest.key_id == self.keys.key_id:
-                return latest
-            root = subtrees.root(conn, size)
-            cp = sign_checkpoint(self.keys, self.origin, size, root, utc_now())
-            conn.execute(checkpoints.insert().values(tree_size=size, root_hash=root, origin=cp.origin,
-                                                     key_id=cp.key_id, signature=cp.signature,
-                                                     created_at=cp.created_at))
-            return cp
+            return self._sign(conn, self._size(conn))
 
     # -- reading ---------------------------------------------------------------------------
 

@@ -12,6 +12,10 @@ Events are streamed in ``seq`` order with O(log n) memory (``merkle.TreeBuilder`
 Whenever the stream reaches a checkpoint's size, the recomputed root must equal the signed one
 (which also catches an edit whose leaf hash was recomputed to match), and each checkpoint's
 Ed25519 signature must verify under a public key taken from outside the database where possible.
+
+Finally the curation read model (``readmodel.py``) is compared with a fresh replay of every
+item's events: the first item whose stored rows differ is named (``read_model``), and ``safemed
+ledger reindex`` rebuilds them. The report says how many events no signed checkpoint covers.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from safemed.ledger import merkle
 from safemed.ledger.checkpoint import Checkpoint
 from safemed.ledger.store import Ledger
 
-ProblemKind = Literal["changed", "removed", "reordered", "checkpoint", "signature"]
+ProblemKind = Literal["changed", "removed", "reordered", "checkpoint", "signature", "read_model"]
 MAX_PROBLEMS = 100
 
 
@@ -37,7 +41,8 @@ class Problem:
     detail: str
 
     def __str__(self) -> str:
-        where = f"event {self.seq}" if self.seq is not None else "checkpoint"
+        where = (f"event {self.seq}" if self.seq is not None else "read model" if self.kind == "read_model"
+                 else "checkpoint")
         return f"{where}: {self.kind}: {self.detail}"
 
 
@@ -51,6 +56,7 @@ class VerifyReport:
     computed_root: bytes | None = None
     key_source: str = "none"
     checkpoints_checked: int = 0
+    read_model_checked: bool = False
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -68,8 +74,8 @@ class VerifyReport:
 
     @property
     def uncovered(self) -> int:
-        """Events appended after the latest checkpoint (checked, but not yet signed)."""
-        return self.tree_size - (self.checkpoint.tree_size if self.checkpoint else 0)
+        """Events no signed checkpoint covers (appended after the latest one)."""
+        return max(self.tree_size - (self.checkpoint.tree_size if self.checkpoint else 0), 0)
 
     def add(self, kind: ProblemKind, seq: int | None, detail: str) -> None:
         """Record a finding (at most :data:`MAX_PROBLEMS` are kept)."""
@@ -86,8 +92,17 @@ class VerifyReport:
                     f"signatures checked with: {self.key_source} ({self.checkpoints_checked} checkpoints)"]
         else:
             out.append("no checkpoint yet: leaf hashes checked, nothing signed to compare the root with")
-        if self.uncovered > 0:
-            out.append(f"events after the latest checkpoint (not yet signed): {self.uncovered}")
+        if self.uncovered:
+            out.append(f"unsigned events: {self.uncovered} of {self.tree_size} are covered by no signed checkpoint "
+                       "(sign them with `safemed ledger root --sign`)")
+        else:
+            out.append("unsigned events: 0 (every event is covered by a signed checkpoint)")
+        if self.read_model_checked:
+            bad = any(p.kind == "read_model" for p in self.problems)
+            out.append("curation read model: " + ("DIFFERS from a replay of the events" if bad else
+                                                  "matches a fresh replay of the events"))
+        else:
+            out.append("curation read model: not checked (the events themselves failed)")
         out += [f"PROBLEM {problem}" for problem in self.problems]
         out.append("OK" if self.ok else f"FAILED: first bad {self.first_problem}")
         return out
@@ -115,6 +130,11 @@ def verify_ledger(ledger: Ledger, public_key: bytes | None = None) -> VerifyRepo
     for cp in cps:
         by_size.setdefault(cp.tree_size, []).append(cp)
     _stream(ledger, report, by_size)
+    if report.ok:  # a replay of altered events proves nothing about the read model
+        mismatch = ledger.check_read_model()
+        report.read_model_checked = True
+        if mismatch is not None:
+            report.add("read_model", None, str(mismatch))
     return report
 
 
