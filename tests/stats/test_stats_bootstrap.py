@@ -1,4 +1,4 @@
-"""Bootstrap and Wilson intervals against scipy, hand formulas and their documented edge cases."""
+"""Bootstrap, Wilson and MOVER-Wilson intervals against scipy, hand formulas and their documented edge cases."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from safemed.stats import (
     bootstrap_mean_ci,
     krippendorff_alpha_ci,
     macro_average_ci,
+    macro_proportion_ci,
     pairwise_agreement,
     wilson_ci,
 )
@@ -158,3 +159,46 @@ def test_rate_ci_uses_wilson_for_binary_rates_and_bootstrap_otherwise() -> None:
     assert zeros.high == pytest.approx(wilson_ci(0, 48)[1]) and zeros.high > 0.05
     shares = rate_ci([0, 1 / 3, 2 / 3, 1, 1, 0], n_boot=500, seed=1)
     assert shares.value == pytest.approx(0.5) and shares.low < 0.5 < shares.high
+
+
+@pytest.mark.parametrize(("k", "n", "expected"), [
+    (0, 10, (0.0, 0.2775)),  # z² / (n + z²) = 3.8415 / 13.8415: open at 0 %, where a bootstrap gives [0, 0]
+    (10, 10, (0.7225, 1.0)),
+    (7, 10, (0.3968, 0.8922)),
+])
+def test_wilson_hand_values_at_and_between_the_edges(k: int, n: int, expected: tuple[float, float]) -> None:
+    low, high = wilson_ci(k, n)
+    assert (round(low, 4), round(high, 4)) == expected
+
+
+def test_macro_proportion_ci_is_mover_from_the_wilson_limits() -> None:
+    for k, n in [(0, 10), (7, 10), (10, 10)]:  # one group: exactly its Wilson interval
+        est = macro_proportion_ci([(k, n)])
+        assert (est.value, est.low, est.high, est.n) == (k / n, *wilson_ci(k, n), n)
+    u = wilson_ci(0, 10)[1]  # 0.2775; by symmetry wilson_ci(10, 10)[0] == 1 - u
+    both = macro_proportion_ci([(0, 10), (10, 10)])  # the stratified bootstrap says [0.5, 0.5]
+    assert both.value == 0.5 and both.n == 20
+    assert (both.low, both.high) == pytest.approx((0.5 - u / 2, 0.5 + u / 2))
+    assert (round(both.low, 4), round(both.high, 4)) == (0.3612, 0.6388)
+    zeros = macro_proportion_ci([(0, 10), (0, 10)])
+    assert (zeros.value, zeros.low) == (0.0, 0.0) and zeros.high == pytest.approx(u / math.sqrt(2))
+    counts = [(7, 10), (30, 40), (1, 5)]
+    mixed = macro_proportion_ci(counts, level=0.9)
+    p = [0.7, 0.75, 0.2]
+    lows, highs = zip(*(wilson_ci(k, n, 0.9) for k, n in counts), strict=True)
+    assert mixed.value == pytest.approx(np.mean(p)) and mixed.level == 0.9
+    assert mixed.low == pytest.approx(np.mean(p) - math.hypot(*np.subtract(p, lows)) / 3)
+    assert mixed.high == pytest.approx(np.mean(p) + math.hypot(*np.subtract(highs, p)) / 3)
+    assert math.isnan(macro_proportion_ci([]).value)
+    with pytest.raises(ValueError, match=r"counts\[1\] has n == 0"):
+        macro_proportion_ci([(1, 2), (0, 0)])
+
+
+def test_macro_proportion_ci_covers_near_the_edges() -> None:
+    rng = np.random.default_rng(0)
+    ps, ns = np.array([0.02, 0.5, 0.97]), np.array([30, 50, 20])
+    hits = 0
+    for _ in range(1000):
+        est = macro_proportion_ci([(int(k), int(n)) for k, n in zip(rng.binomial(ns, ps), ns, strict=True)])
+        hits += est.low <= ps.mean() <= est.high
+    assert hits / 1000 >= 0.94

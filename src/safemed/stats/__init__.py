@@ -18,6 +18,7 @@ from safemed.stats.bootstrap import (
     bootstrap_ci,
     bootstrap_mean_ci,
     macro_average_ci,
+    macro_proportion_ci,
     rate_ci,
     wilson_ci,
 )
@@ -55,6 +56,7 @@ __all__ = [
     "krippendorff_alpha",
     "krippendorff_alpha_ci",
     "macro_average_ci",
+    "macro_proportion_ci",
     "mae",
     "mcnemar",
     "paired_bootstrap_diff",

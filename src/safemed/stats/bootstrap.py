@@ -10,7 +10,9 @@ bare point estimate. This module holds the one-sample tools:
 - ``bootstrap_mean_ci``: the same for the mean, returned as an ``Estimate``;
 - ``macro_average_ci``: the mean of per-group means (e.g. per-category harm), with a stratified
   bootstrap that resamples within each group;
-- ``wilson_ci``: the Wilson score interval of a proportion (used where a count is all we have).
+- ``wilson_ci``: the Wilson score interval of a proportion (used where a count is all we have);
+- ``macro_proportion_ci``: the mean of several proportions (e.g. a macro-averaged accuracy over
+  benchmarks), with the MOVER interval built from each proportion's Wilson limits.
 
 Input values must be finite: a judge answer that could not be parsed is counted apart by the
 caller (DESIGN.md, "Errors and bad input"), never smuggled in here as NaN.
@@ -291,3 +293,37 @@ def wilson_ci(successes: int, n: int, level: float = 0.95) -> tuple[float, float
     low = 0.0 if successes == 0 else max(0.0, centre - half)  # exact bounds, free of rounding
     high = 1.0 if successes == n else min(1.0, centre + half)
     return low, high
+
+
+def macro_proportion_ci(counts: Sequence[tuple[int, int]], level: float = 0.95) -> Estimate:
+    """Unweighted mean of the proportions ``k / n`` of ``counts``, with a MOVER-Wilson interval.
+
+    The MOVER method (Zou, Huang & Zhang 2009, "A note on confidence interval estimation for a
+    linear function of binomial proportions") recovers the variance of each proportion from its
+    Wilson limits ``(l, u)``: with ``K`` groups and mean ``m``,
+    ``low = m - sqrt(sum((p - l) ** 2)) / K`` and ``high = m + sqrt(sum((u - p) ** 2)) / K``.
+    Unlike a stratified bootstrap it does not collapse when every group is at 0 or 100 % (each
+    Wilson interval stays open there), stays within ``[mean(l), mean(u)]`` and so within [0, 1],
+    is deterministic, and for one group is exactly that group's Wilson interval. ``n`` of the
+    result is the total count; no groups gives an all-NaN estimate, an empty group is an error.
+    """
+    check_level(level)
+    if not counts:
+        return nan_estimate(0, level)
+    lows: list[float] = []
+    highs: list[float] = []
+    props: list[float] = []
+    for i, (k, n) in enumerate(counts):
+        if n == 0:
+            raise ValueError(f"counts[{i}] has n == 0; a macro average needs every group to have values")
+        low, high = wilson_ci(k, n, level)
+        lows.append(low)
+        highs.append(high)
+        props.append(k / n)
+    size = len(counts)
+    value = math.fsum(props) / size
+    if size == 1:  # exactly the group's Wilson interval, free of rounding
+        return Estimate(value, lows[0], highs[0], counts[0][1], level)
+    down = math.sqrt(math.fsum((p - low) ** 2 for p, low in zip(props, lows, strict=True))) / size
+    up = math.sqrt(math.fsum((high - p) ** 2 for p, high in zip(props, highs, strict=True))) / size
+    return Estimate(value, max(0.0, value - down), min(1.0, value + up), sum(n for _, n in counts), level)
