@@ -20,7 +20,7 @@ class UnknownNameError(SafemedError, KeyError):
     """A benchmark, backend, judge or attack name that is not registered."""
 
     def __init__(self, kind: str, name: str, valid: Iterable[str]) -> None:
-        self.kind, self.name, self.valid = kind, name, sorted(valid)
+        self.kind, self.name, self.valid = kind, name, sorted(set(valid))  # callers may join overlapping lists
         super().__init__(f"unknown {kind} {name!r}; valid {kind}s: {', '.join(self.valid)}")
 
     def __str__(self) -> str:  # KeyError would add quotes around the message
