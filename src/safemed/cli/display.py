@@ -66,6 +66,21 @@ def sample_progress(counts: dict[str, int], *, enabled: bool = True) -> Iterator
         yield hook
 
 
+CI_METHODS = {"wilson": "Wilson score", "mover-wilson": "MOVER from the benchmarks' Wilson limits"}
+"""How the table's caption names each ``ci_method`` of results.json."""
+
+
+def _ci_caption(rows: dict[str, dict[str, Any]], macro: dict[str, Any]) -> str | None:
+    """``95% CI: Wilson score; macro average: MOVER …`` from the ``ci_method`` fields, when present."""
+    methods = sorted({CI_METHODS.get(m, m) for b in rows.values() if (m := b.get("ci_method"))})
+    if not methods:
+        return None
+    caption = f"95% CI: {', '.join(methods)}"
+    if macro.get("n_benchmarks", 0) > 1 and macro.get("ci_method"):
+        caption += f"; macro average: {CI_METHODS.get(macro['ci_method'], macro['ci_method'])}"
+    return caption
+
+
 def _mcq_table(results: dict[str, Any]) -> Table | None:
     rows = {n: b for n, b in results["benchmarks"].items() if b.get("kind", "mcq") == "mcq"}
     if not rows:
@@ -77,9 +92,10 @@ def _mcq_table(results: dict[str, Any]) -> Table | None:
         table.add_row(name, block["language"], str(block["n"]), pct(block["accuracy"]), ci(block["ci95"]),
                       str(block["n_invalid"]), str(block["n_error"]))
     macro = results.get("macro_average") or {}
-    if macro.get("n_benchmarks", 0) > 1:
-        table.add_row("[bold]macro average", "", str(macro["n_benchmarks"]), pct(macro["accuracy"]),
-                      ci(macro["ci95"]), "", "")
+    table.caption = _ci_caption(rows, macro)
+    if macro.get("n_benchmarks", 0) > 1:  # n is a count of benchmarks here, so it is said in words, not under n
+        table.add_row(f"[bold]macro average[/]\n({macro['n_benchmarks']} benchmarks)", "", "",
+                      pct(macro["accuracy"]), ci(macro["ci95"]), "", "")
     return table
 
 

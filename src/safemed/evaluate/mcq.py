@@ -3,10 +3,13 @@
 This is the capability half of SafeMed-R1's evaluation (§4, Table 1: MedQA, MedMCQA, MMLU-med,
 PubMedQA, CMExam, PediaBench, MedEthicEval, SafetyBench …), run zero-shot through the cached
 request engine. Samples stream in dataset order to ``samples.jsonl``; per benchmark we report
-``n``, ``accuracy`` with a seeded bootstrap ``ci95``, ``n_invalid`` (no extractable answer,
-scored wrong) and per-subject breakdowns, plus a ``macro_average`` over benchmarks with a
-stratified-bootstrap CI. Requests that fail after every retry are excluded, counted as
-``n_error`` and make the run ``complete: false`` (re-running retries just those).
+``n``, ``accuracy`` with its Wilson score ``ci95`` (an accuracy is a proportion; Wilson stays
+open at 0 % and 100 %, where a percentile bootstrap collapses to a point), ``n_invalid`` (no
+extractable answer, scored wrong) and per-subject breakdowns, plus a ``macro_average`` over
+benchmarks whose ``ci95`` is the MOVER interval from the benchmarks' Wilson limits. Every block
+with a ``ci95`` names its interval in ``ci_method``. Requests that fail after every retry are
+excluded, counted as ``n_error`` and make the run ``complete: false`` (re-running retries just
+those).
 """
 
 from __future__ import annotations
@@ -18,11 +21,18 @@ from pathlib import Path
 from typing import IO, Any
 
 from safemed.backends import GenerationParams, RequestEngine
+from safemed.backends.streaming import ordered_map
 from safemed.datasets import Benchmark
 from safemed.datasets.extract import extract_answer
 from safemed.evaluate.prompts import PROMPT_VERSION, PreparedItem, prepare, render
 from safemed.evaluate.selection import selected_items
-from safemed.backends.streaming import ordered_map
+
+WILSON = "wilson"
+"""``ci_method`` of a benchmark's or subject's accuracy: the Wilson score interval, 95 %."""
+MOVER_WILSON = "mover-wilson"
+"""``ci_method`` of the macro average: MOVER from each benchmark's Wilson limits, 95 %."""
+CI_DESCRIPTION = ("95%; wilson score interval per benchmark and subject; macro average: MOVER interval "
+                  "from the benchmarks' wilson limits")
 
 
 @dataclass(frozen=True)
@@ -40,7 +50,7 @@ class McqSettings:
     def as_dict(self) -> dict[str, Any]:
         return {"params": self.params.as_dict(), "limit": self.limit, "sample": self.sample, "seed": self.seed,
                 "shuffle": self.shuffle,
-                "n_boot": self.n_boot, "ci": "percentile bootstrap, 95%", "prompt_version": PROMPT_VERSION,
+                "n_boot": self.n_boot, "ci": CI_DESCRIPTION, "prompt_version": PROMPT_VERSION,
                 "skip_bad_rows": self.skip_bad_rows}
 
 
@@ -64,34 +74,32 @@ class Tally:
             self.subjects.setdefault(subject, bytearray()).append(int(correct))
 
 
-def score_block(correct: bytearray, *, n_boot: int, seed: int) -> dict[str, Any]:
-    """``n``, ``accuracy`` and ``ci95`` of a 0/1 sequence."""
-    from safemed.stats import bootstrap_ci  # numpy/scipy load only once there is something to summarise
+def score_block(correct: bytearray) -> dict[str, Any]:
+    """``n``, ``accuracy``, its Wilson ``ci95`` and ``ci_method`` of a 0/1 sequence."""
+    from safemed.stats import wilson_ci  # numpy/scipy load only once there is something to summarise
 
-    values = list(correct)
-    n = len(values)
+    n, k = len(correct), sum(correct)
     if n == 0:
-        return {"n": 0, "accuracy": None, "ci95": None}
-    low, high = bootstrap_ci(values, n_boot=n_boot, seed=seed)
-    return {"n": n, "accuracy": sum(values) / n, "ci95": [low, high]}
+        return {"n": 0, "accuracy": None, "ci95": None, "ci_method": WILSON}
+    low, high = wilson_ci(k, n)
+    return {"n": n, "accuracy": k / n, "ci95": [low, high], "ci_method": WILSON}
 
 
-def summarise(tallies: dict[str, Tally], settings: McqSettings) -> dict[str, Any]:
+def summarise(tallies: dict[str, Tally]) -> dict[str, Any]:
     """The ``benchmarks`` and ``macro_average`` sections of results.json."""
-    from safemed.stats import macro_average_ci
+    from safemed.stats import macro_proportion_ci
 
     section: dict[str, Any] = {}
     for name, tally in tallies.items():
-        block = score_block(tally.correct, n_boot=settings.n_boot, seed=settings.seed)
+        block = score_block(tally.correct)
         block.update(language=tally.language, n_correct=sum(tally.correct), n_invalid=tally.invalid,
                      n_error=tally.errors, n_multi_answer=tally.multi, n_bad_rows_skipped=len(tally.bad_rows))
-        block["subjects"] = {subject: score_block(values, n_boot=settings.n_boot, seed=settings.seed)
-                             for subject, values in sorted(tally.subjects.items())}
+        block["subjects"] = {subject: score_block(values) for subject, values in sorted(tally.subjects.items())}
         section[name] = block
-    scored = [list(t.correct) for t in tallies.values() if t.correct]
-    macro: dict[str, Any] = {"n_benchmarks": len(scored), "accuracy": None, "ci95": None}
+    scored = [(sum(t.correct), len(t.correct)) for t in tallies.values() if t.correct]
+    macro: dict[str, Any] = {"n_benchmarks": len(scored), "accuracy": None, "ci95": None, "ci_method": MOVER_WILSON}
     if scored:
-        est = macro_average_ci(scored, n_boot=settings.n_boot, seed=settings.seed)
+        est = macro_proportion_ci(scored)
         macro.update(accuracy=est.value, ci95=[est.low, est.high])
     return {"benchmarks": section, "macro_average": macro}
 
@@ -142,7 +150,7 @@ async def run_mcq(engine: RequestEngine, benches: list[tuple[str, Benchmark]], d
         out.write(json.dumps(row, ensure_ascii=False) + "\n")
         if progress is not None:
             progress(name, result.completion is not None)
-    results = summarise(tallies, settings)
+    results = summarise(tallies)
     results["complete"] = all(t.errors == 0 for t in tallies.values())
     results["settings"] = settings.as_dict()
     skipped = {name: t.bad_rows for name, t in tallies.items() if t.bad_rows}
