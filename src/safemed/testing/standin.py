@@ -6,6 +6,11 @@ with a configurable latency, a scripted answer policy and fault injection (HTTP 
 per prompt so tests can assert that a resumed run never re-asks a finished sample.
 
 Run it standalone: ``python -m safemed.testing.standin --port 8000 --latency 0.1``.
+
+Besides ``POST /v1/chat/completions`` it answers ``GET /v1/models`` (the one model it serves) and,
+for benchmarks timing a client in another process, ``GET /_standin/stats``: the request count and
+the ``time.monotonic()`` instants (one system-wide clock on Linux, so comparable across processes)
+at which the first request arrived and the last reply was sent; ``POST /_standin/reset`` zeroes them.
 """
 
 from __future__ import annotations
@@ -74,6 +79,9 @@ class StandinServer:
     requests: Counter[str] = field(default_factory=Counter)
     failures: Counter[str] = field(default_factory=Counter)
     total: int = 0
+    #: ``time.monotonic()`` when the first chat request arrived / the latest reply was sent
+    first_request_at: float | None = None
+    last_reply_at: float | None = None
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.faults.seed)
@@ -96,6 +104,14 @@ class StandinServer:
         return None
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
+        if self.first_request_at is None:
+            self.first_request_at = time.monotonic()
+        try:
+            return await self._answer(request)
+        finally:
+            self.last_reply_at = time.monotonic()
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         messages = body["messages"]
         prompt = json.dumps(messages, sort_keys=True)
@@ -125,9 +141,30 @@ class StandinServer:
                       "total_tokens": prompt_tokens + len(text.split())},
         })
 
+    async def _models(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response({"object": "list", "data": [{"id": "standin", "object": "model"}]})
+
+    async def _stats(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response({"total": self.total, "first_request_at": self.first_request_at,
+                                  "last_reply_at": self.last_reply_at})
+
+    async def _reset(self, request: web.Request) -> web.StreamResponse:
+        self.reset()
+        return web.json_response({"ok": True})
+
+    def reset(self) -> None:
+        """Forget every request seen so far (counts and timings)."""
+        self.requests.clear()
+        self.failures.clear()
+        self.total = 0
+        self.first_request_at = self.last_reply_at = None
+
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._chat)
+        app.router.add_get("/v1/models", self._models)
+        app.router.add_get("/_standin/stats", self._stats)
+        app.router.add_post("/_standin/reset", self._reset)
         return app
 
     async def serve(self) -> None:
