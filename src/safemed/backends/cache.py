@@ -2,10 +2,10 @@
 
 The key is the SHA-256 of the backend identity (kind, model, weights hash where known), the chat
 messages and the generation parameters, in canonical JSON. Replies are committed in small
-batches (WAL; every ``COMMIT_EVERY`` replies or ``COMMIT_AFTER`` seconds, so at low rates every
-reply commits at once), so a run killed at any instant —
+batches by a writer thread, off the caller's event loop (WAL; every ``COMMIT_EVERY`` replies or
+``COMMIT_AFTER`` seconds, so at low rates every reply commits at once), so a run killed at any instant —
 kill -9 included — and started again with the same command finds every committed request here and
-does not send it again; at most the last batch, still uncommitted, is asked again.
+does not send it again; only the replies of the last batch(es), still uncommitted, are asked again.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import queue
 import sqlite3
 import threading
 import time
@@ -60,66 +61,121 @@ COMMIT_EVERY = 64
 COMMIT_AFTER = 0.05
 
 INSERT = "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+SELECT = "SELECT text, finish_reason, prompt_tokens, completion_tokens FROM responses WHERE key = ?"
+
+Row = tuple[Any, ...]
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
 
 
 class ResponseCache:
     """SQLite-backed map from request key to completion; safe to share between runs and processes.
 
-    Replies wait in a small in-memory buffer and are written in one short transaction per batch,
-    so no write lock is held between calls (several caches on one file never block each other).
+    Replies wait in a small in-memory buffer; full batches are handed to one writer thread that
+    commits each in one short transaction on its own connection, so the caller (an event loop
+    sending requests) never waits for the disk, and no write lock is held between batches
+    (several caches on one file never block each other). A reply is readable through :meth:`get`
+    from the moment it is put. :meth:`flush` and :meth:`close` wait until everything put so far
+    is committed; a failed write is raised by the next ``put``, ``flush`` or ``close``.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn = _connect(self.path)
         self._conn.execute(SCHEMA)
         self._lock = threading.Lock()
-        self._buffer: dict[str, tuple[Any, ...]] = {}
+        #: every row put and not yet committed (the open batch and those being written), by key
+        self._pending: dict[str, Row] = {}
+        self._batch: list[Row] = []
         self._flushed_at = 0.0
+        self._queue: queue.Queue[list[Row] | None] = queue.Queue()
+        self._writer: threading.Thread | None = None
+        self._error: BaseException | None = None
 
     def get(self, key: str) -> Completion | None:
         with self._lock:
-            pending = self._buffer.get(key)
-            row = (pending[4], pending[5], pending[6], pending[7]) if pending is not None else self._conn.execute(
-                "SELECT text, finish_reason, prompt_tokens, completion_tokens FROM responses WHERE key = ?",
-                (key,)).fetchone()
+            pending = self._pending.get(key)
+        row = pending[4:8] if pending is not None else self._conn.execute(SELECT, (key,)).fetchone()
         if row is None:
             return None
         return Completion(text=row[0], finish_reason=row[1], usage=Usage(row[2], row[3]))
 
     def put(self, key: str, identity: dict[str, Any], request: str, completion: Completion) -> None:
-        """Store a reply; it reaches the file within ``COMMIT_AFTER`` seconds or ``COMMIT_EVERY`` replies
-        (immediately when replies come slower than that)."""
+        """Store a reply; it is committed within ``COMMIT_AFTER`` seconds or ``COMMIT_EVERY`` replies
+        (at once when replies come slower than that), by the writer thread."""
+        self._raise_write_error()
+        row = (key, str(identity.get("backend")), str(identity.get("model")), request, completion.text,
+               completion.finish_reason, completion.usage.prompt_tokens, completion.usage.completion_tokens,
+               time.time())
         now = time.monotonic()
         with self._lock:
-            self._buffer[key] = (key, str(identity.get("backend")), str(identity.get("model")), request,
-                                 completion.text, completion.finish_reason, completion.usage.prompt_tokens,
-                                 completion.usage.completion_tokens, time.time())
-            if len(self._buffer) >= COMMIT_EVERY or now - self._flushed_at >= COMMIT_AFTER:
-                self._flush(now)
+            self._pending[key] = row
+            self._batch.append(row)
+            if len(self._batch) >= COMMIT_EVERY or now - self._flushed_at >= COMMIT_AFTER:
+                self._hand_off(now)
 
-    def _flush(self, now: float) -> None:
-        if self._buffer:
-            with self._conn:  # one transaction
-                self._conn.execute("BEGIN IMMEDIATE")
-                self._conn.executemany(INSERT, list(self._buffer.values()))
-            self._buffer.clear()
+    def _hand_off(self, now: float) -> None:
+        """Give the open batch to the writer thread (called with the lock held)."""
+        if self._batch:
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._write_batches, name="response-cache-writer",
+                                                daemon=True)
+                self._writer.start()
+            self._queue.put(self._batch)
+            self._batch = []
         self._flushed_at = now
 
+    def _write_batches(self) -> None:
+        conn: sqlite3.Connection | None = None
+        while True:
+            batch = self._queue.get()
+            try:
+                if batch is None:
+                    return
+                if self._error is None:
+                    conn = conn or _connect(self.path)
+                    with conn:  # one transaction
+                        conn.execute("BEGIN IMMEDIATE")
+                        conn.executemany(INSERT, batch)
+                    with self._lock:
+                        for row in batch:
+                            if self._pending.get(row[0]) is row:
+                                del self._pending[row[0]]
+            except BaseException as exc:  # kept, and raised in the caller's thread
+                self._error = exc
+            finally:
+                if batch is None and conn is not None:
+                    conn.close()
+                self._queue.task_done()
+
+    def _raise_write_error(self) -> None:
+        if self._error is not None:
+            raise self._error
+
     def flush(self) -> None:
-        """Write buffered replies now."""
+        """Commit every reply put so far, and wait for it."""
         with self._lock:
-            self._flush(time.monotonic())
+            self._hand_off(time.monotonic())
+        self._queue.join()
+        self._raise_write_error()
 
     def __len__(self) -> int:
-        with self._lock:
-            self._flush(time.monotonic())
-            return int(self._conn.execute("SELECT count(*) FROM responses").fetchone()[0])
+        self.flush()
+        return int(self._conn.execute("SELECT count(*) FROM responses").fetchone()[0])
 
     def close(self) -> None:
-        with self._lock:
-            self._flush(time.monotonic())
+        """Commit what is buffered, stop the writer and close the file."""
+        try:
+            self.flush()
+        finally:
+            if self._writer is not None:
+                self._queue.put(None)
+                self._writer.join()
+                self._writer = None
             self._conn.close()
