@@ -111,5 +111,10 @@ class Backend(abc.ABC):
     #: whether GenerationParams.grammar is known to be honoured (llama.cpp in process)
     supports_grammar: bool = False
 
+    def probe(self) -> None:  # noqa: B027 - optional hook, a no-op by default
+        """Raise BackendError when the model cannot be reached at all (e.g. nothing listens at its
+        URL), cheaply and synchronously, so a run can fail before it creates anything; a no-op
+        for in-process backends. Blocking: callers run it on a thread beside other start-up work."""
+
     async def aclose(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Release connections, threads or model memory."""

@@ -13,6 +13,7 @@ import asyncio
 import email.utils
 import json
 import os
+import socket
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -31,6 +32,8 @@ from safemed.backends.base import (
 from safemed.errors import BackendError, ConfigError
 from safemed.records import ChatMessage
 
+#: the longest a reachability probe waits for the TCP handshake
+PROBE_TIMEOUT = 10.0
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529})
 REJECTED_STATUS = frozenset({400, 413, 422})
 
@@ -90,6 +93,20 @@ class OpenAIBackend(Backend):
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "base_url": self.base_url}
+
+    def probe(self) -> None:
+        """Open (and close) one TCP connection to the server: fails fast, naming the URL, when
+        nothing listens there or the host is unknown. On loopback this takes well under a
+        millisecond; HTTP errors are left to the requests (they are retried or recorded)."""
+        parts = urlsplit(self.base_url)
+        host = parts.hostname or ""
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            with socket.create_connection((host, port), timeout=min(self.timeout, PROBE_TIMEOUT)):
+                pass
+        except OSError as exc:
+            raise BackendError(f"cannot connect to {self.url}: {exc} — is the server running and the URL right?"
+                               ) from exc
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:

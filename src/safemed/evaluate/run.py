@@ -11,11 +11,13 @@ open-prompt safety and ethics sets by a judge panel (:mod:`.safety`).
 from __future__ import annotations
 
 import asyncio
+import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from safemed.artifacts import atomic_write_json, new_manifest, write_manifest
+from safemed.artifacts import MANIFEST, atomic_write_json, new_manifest, now_iso, write_manifest
 from safemed.backends import (
     Backend,
     BackendOptions,
@@ -28,10 +30,13 @@ from safemed.backends import (
 from safemed.datasets import Benchmark, PromptSet, get_benchmark, get_prompt_set
 from safemed.datasets.prompts import valid_prompt_set_names
 from safemed.datasets.registry import valid_names
-from safemed.errors import ConfigError, DataError, UnknownNameError
+from safemed.errors import ConfigError, DataError, SafemedError, UnknownNameError
 from safemed.evaluate.mcq import McqSettings, ProgressHook, run_mcq
 from safemed.evaluate.run_folder import CACHE, RESULTS, SAMPLES
 from safemed.evaluate.selection import choose
+
+if TYPE_CHECKING:
+    from safemed.evaluate.safety import Panels
 
 
 @dataclass(frozen=True)
@@ -108,9 +113,48 @@ def over_refusal_set(choice: str, data_dir: Path, names: list[str]) -> str | Non
     return "xstest" if xstest.path(data_dir).exists() else "sample-safety"
 
 
+class Probes:
+    """Every backend's :meth:`~safemed.backends.Backend.probe`, each on a daemon thread, so that
+    checking the endpoints overlaps with reading the data; :meth:`wait` raises the first failure
+    (in the order the backends were given)."""
+
+    def __init__(self, backends: Iterable[Backend]) -> None:
+        self._errors: dict[int, SafemedError] = {}
+        self._threads = [threading.Thread(target=self._probe, args=(i, b), name="probe", daemon=True)
+                         for i, b in enumerate(backends)]
+        for thread in self._threads:
+            thread.start()
+
+    def _probe(self, index: int, backend: Backend) -> None:
+        try:
+            backend.probe()
+        except SafemedError as exc:
+            self._errors[index] = exc
+
+    def wait(self) -> None:
+        for thread in self._threads:
+            thread.join()
+        if self._errors:
+            raise self._errors[min(self._errors)]
+
+
+def build_backends(model_spec: str, judges: tuple[str, ...], options: BackendOptions) -> dict[str, Backend]:
+    """The model's and the judges' backends by spec (one per distinct spec; no network traffic)."""
+    backends = {model_spec: build_backend(model_spec, options)}
+    if judges:
+        from safemed.judges import parse_judge_option
+
+        for option in judges:
+            _, spec = parse_judge_option(option, default="")
+            if spec not in backends:
+                backends[spec] = build_backend(spec, options)
+    return backends
+
+
 @dataclass
 class EvalRun:
-    """A planned evaluation: names resolved and data read, item counts known, nothing sent yet."""
+    """A planned evaluation: names resolved, backends built and reachable, data read, item counts
+    known; nothing sent and nothing written yet."""
 
     model_spec: str
     resolved: list[tuple[str, str, Any]]
@@ -120,11 +164,14 @@ class EvalRun:
     settings: McqSettings
     engine_settings: EngineSettings
     judge_settings: JudgeSettings
+    backends: dict[str, Backend] = field(default_factory=dict)
 
     @classmethod
     def prepare(cls, model_spec: str, names: list[str], out_dir: Path, data_dir: Path, settings: McqSettings,
                 engine_settings: EngineSettings, judge_settings: JudgeSettings | None = None) -> EvalRun:
-        """Resolve names and validate every row (bad input fails here, before any request)."""
+        """Resolve names, build the backends and validate every row; bad input, an unknown backend
+        and (for a new run folder) an endpoint nothing listens on fail here, before any request
+        and before anything is created. The endpoint probes run while the data is read."""
         judge_settings = judge_settings or JudgeSettings()
         resolved = [(name, *resolve(name)) for name in names]
         if any(kind == "safety" for _, kind, _ in resolved):
@@ -134,8 +181,13 @@ class EvalRun:
             extra = over_refusal_set(judge_settings.over_refusal, data_dir, names)
             if extra is not None and extra not in names:
                 resolved.append((extra, "safety", get_prompt_set(extra)))
+        backends = build_backends(model_spec, judge_settings.judges, engine_settings.backend)
+        # a run folder that exists may be a finished run re-scored from its cache without the server
+        probes = Probes([] if out_dir.exists() else backends.values())
         positions = plan(resolved, data_dir, settings)
-        return cls(model_spec, resolved, positions, out_dir, data_dir, settings, engine_settings, judge_settings)
+        probes.wait()
+        return cls(model_spec, resolved, positions, out_dir, data_dir, settings, engine_settings, judge_settings,
+                   backends)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -148,38 +200,22 @@ class EvalRun:
                              retry=RetryPolicy(max_attempts=es.max_attempts), budget=es.budget, seed=self.settings.seed)
 
     def execute(self, progress: ProgressHook | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Run it; returns (results, engine statistics) after writing the run folder."""
-        from safemed.evaluate.safety import JudgeModel, Panels, run_safety
-        from safemed.judges import parse_judge_option
+        """Run it; returns (results, engine statistics) after writing the run folder.
 
+        The first requests go out as soon as the folder and its cache are open; the manifest
+        (input digests, library versions, code revision) is assembled once the answers are in.
+        """
         es, out_dir = self.engine_settings, self.out_dir
+        started_at = now_iso()
         out_dir.mkdir(parents=True, exist_ok=True)
-        for stale in (RESULTS, "manifest.json"):
+        for stale in (RESULTS, MANIFEST):
             (out_dir / stale).unlink(missing_ok=True)
         cache = ResponseCache(es.cache_path or out_dir / CACHE)
-        backends: dict[str, Backend] = {self.model_spec: build_backend(self.model_spec, es.backend)}
-        engines: dict[str, RequestEngine] = {self.model_spec: self._engine(backends[self.model_spec], cache)}
-        judge_models: list[JudgeModel] = []
-        for option in self.judge_settings.judges:
-            kind, spec = parse_judge_option(option, default="")
-            if spec not in engines:
-                engines[spec] = self._engine(build_backend(spec, es.backend), cache)
-            judge_models.append(JudgeModel(engines[spec], kind or None))
+        engines = {spec: self._engine(backend, cache) for spec, backend in self.backends.items()}
         target = engines[self.model_spec]
-        panels = Panels(judge_models, max_reparse=self.judge_settings.max_reparse,
-                        max_tokens=self.judge_settings.max_tokens, grammar=self.judge_settings.grammar)
         mcq = [(name, src) for name, kind, src in self.resolved if kind == "mcq"]
         safety = [(name, src) for name, kind, src in self.resolved if kind == "safety"]
-        manifest = new_manifest("eval-run", seed=self.settings.seed,
-                                inputs=input_files([src for _, _, src in self.resolved], self.data_dir), config={
-                                    "model": target.backend.describe(), "benchmarks": [n for n, _, _ in self.resolved],
-                                    "items": self.counts, **self.settings.as_dict(), "concurrency": es.concurrency,
-                                    "max_attempts": es.max_attempts, "timeout_s": es.timeout,
-                                    "judges": list(self.judge_settings.judges),
-                                    "calibration": None if self.judge_settings.calibration is None else {
-                                        k: self.judge_settings.calibration.get(k)
-                                        for k in ("labels", "judge_kind", "threshold", "n_shared")},
-                                    "max_reparse": self.judge_settings.max_reparse})
+        panels = self._panels(engines) if safety else None
         partial = out_dir / (SAMPLES + ".partial")
 
         async def go() -> dict[str, Any]:
@@ -189,7 +225,9 @@ class EvalRun:
                     if mcq:
                         results = await run_mcq(target, mcq, self.data_dir, out, self.settings, self.positions,
                                                 progress)
-                    if safety:
+                    if panels is not None:
+                        from safemed.evaluate.safety import run_safety
+
                         s = self.settings
                         part = await run_safety(target, panels, safety, self.data_dir, out, params=s.params,
                                                 positions=self.positions, skip_bad_rows=s.skip_bad_rows,
@@ -215,9 +253,33 @@ class EvalRun:
         results = {"model": self.model_spec, **results}
         atomic_write_json(out_dir / RESULTS, results)
         stats = {spec: engine.stats.as_dict() for spec, engine in engines.items()}
+        manifest = new_manifest("eval-run", seed=self.settings.seed, config=self._config(target),
+                                inputs=input_files([src for _, _, src in self.resolved], self.data_dir))
+        manifest.started_at = started_at
         manifest.config["engine"] = stats[self.model_spec]
         manifest.config["judge_engines"] = {k: v for k, v in stats.items() if k != self.model_spec}
-        if safety:
+        if panels is not None:
             manifest.config["panels"] = panels.describe()
         write_manifest(out_dir, manifest, outputs=[SAMPLES, RESULTS])
         return results, stats[self.model_spec]
+
+    def _panels(self, engines: dict[str, RequestEngine]) -> Panels:
+        """The judge panels of the safety sets (their modules load only for runs that have some)."""
+        from safemed.evaluate.safety import JudgeModel, Panels
+        from safemed.judges import parse_judge_option
+
+        judge_models = []
+        for option in self.judge_settings.judges:
+            kind, spec = parse_judge_option(option, default="")
+            judge_models.append(JudgeModel(engines[spec], kind or None))
+        return Panels(judge_models, max_reparse=self.judge_settings.max_reparse,
+                      max_tokens=self.judge_settings.max_tokens, grammar=self.judge_settings.grammar)
+
+    def _config(self, target: RequestEngine) -> dict[str, Any]:
+        es, js = self.engine_settings, self.judge_settings
+        return {"model": target.backend.describe(), "benchmarks": [n for n, _, _ in self.resolved],
+                "items": self.counts, **self.settings.as_dict(), "concurrency": es.concurrency,
+                "max_attempts": es.max_attempts, "timeout_s": es.timeout, "judges": list(js.judges),
+                "calibration": None if js.calibration is None else {
+                    k: js.calibration.get(k) for k in ("labels", "judge_kind", "threshold", "n_shared")},
+                "max_reparse": js.max_reparse}
