@@ -15,11 +15,12 @@ import platform
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from pydantic import BaseModel, Field
 
@@ -127,14 +128,25 @@ def read_manifest(folder: str | os.PathLike[str]) -> Manifest:
     return Manifest.model_validate_json((Path(folder) / MANIFEST).read_text(encoding="utf-8"))
 
 
+@contextmanager
+def atomic_writer(path: Path) -> Iterator[IO[str]]:
+    """A text file written in pieces that appears at ``path`` only when the block succeeds (a
+    reader, an error or a kill -9 sees the old content or none, never a half-written file)."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write a file so that a reader (or a kill -9) sees either the old or the new content."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
+    with atomic_writer(path) as fh:
         fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def atomic_write_json(path: Path, data: Any) -> None:

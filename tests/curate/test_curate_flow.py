@@ -10,9 +10,11 @@ from pathlib import Path
 import krippendorff
 import numpy as np
 import pytest
+from sqlalchemy import select
 
-from safemed.curate.view import read_view
 from safemed.ledger import Ledger, load_keys
+from safemed.ledger.readmodel import load_states
+from safemed.ledger.tables import cur_items
 from safemed.records.curation import RUBRICS
 
 from .helpers import (
@@ -124,9 +126,9 @@ def test_whole_flow(db_url: str, key_file: Path, tmp_path: Path, generator: Scri
 
     run("agreement", *db, "--json", str(tmp_path / "agreement.json"), "--n-boot", "200")
     agreement = json.loads((tmp_path / "agreement.json").read_text())
-    with Ledger.open(db_url) as led:
-        view = read_view(led)
-    clinical = [s for s in view.states.values() if s.item is not None and s.item.rubric == "clinical"
+    with Ledger.open(db_url) as led, led.engine.connect() as conn:
+        states = load_states(conn, conn.execute(select(cur_items.c.item_id)).scalars().all())
+    clinical = [s for s in states.values() if s.item is not None and s.item.rubric == "clinical"
                 and len(s.reviews) >= 2]
     reviewers = sorted({r.reviewer for s in clinical for r in s.reviews})
     for dim in RUBRICS["clinical"]:

@@ -40,6 +40,27 @@ def _open(db_url: str | None, keys: LedgerKeys | None = None, create: bool = Fal
     return Ledger.open(db_url, keys=keys, create=create)
 
 
+def _open_for_append(db_url: str | None, key_path: Path | None, *, create: bool = False,
+                     keys: LedgerKeys | None = None) -> Ledger:
+    """Open the ledger with its key, so that the append ends by signing a checkpoint of the new
+    tree. A ledger created with a key refuses appends without it (they would be covered by no
+    signature); a ledger that never had a key appends unsigned, with a warning."""
+    keys = keys or load_key_option(key_path, required=key_path is not None)
+    led = Ledger.open(db_url, keys=keys, create=create)
+    stored = led.stored_public_key
+    if keys is None and stored is not None:
+        led.close()
+        raise ConfigError("this ledger signs a checkpoint after every append, but its key file is missing "
+                          f"(--key PATH or $SAFEMED_LEDGER_KEY; created with key {stored.hex()[:16]}…)")
+    if keys is not None and stored is not None and stored != keys.public_key:
+        led.close()
+        raise ConfigError(f"this ledger was created with key {stored.hex()[:16]}…, not the key in {keys.path}")
+    if keys is None:
+        click.echo("warning: no ledger key: these events are covered by no signed checkpoint "
+                   "(create one with `safemed ledger init`)", err=True)
+    return led
+
+
 def _echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
@@ -51,9 +72,10 @@ def curate() -> None:
 
 @curate.command("import")
 @db_option
+@key_option
 @click.argument("seeds", metavar="SEEDS.jsonl|sample")
 @click.option("--source", default=None, help="provenance label for the items [default: the file name]")
-def import_cmd(db_url: str | None, seeds: str, source: str | None) -> None:
+def import_cmd(db_url: str | None, key_path: Path | None, seeds: str, source: str | None) -> None:
     """Import seed questions (MCQ JSONL + specialty) in one transaction.
 
     SEEDS is a JSONL file, or ``sample`` for the 12 seed questions bundled with safemed.
@@ -69,7 +91,7 @@ def import_cmd(db_url: str | None, seeds: str, source: str | None) -> None:
         path = Path(seeds)
         if not path.is_file():
             raise ConfigError(f"seed file {seeds} not found")
-    with _open(db_url, create=True) as led:
+    with _open_for_append(db_url, key_path, create=True) as led:
         items = import_seeds(led, path, source=source)
         size = led.size()
     kinds = {k: sum(i.kind == k for i in items) for k in ("item", "ethics", "safety")}
@@ -79,6 +101,7 @@ def import_cmd(db_url: str | None, seeds: str, source: str | None) -> None:
 
 @curate.command("dedup")
 @db_option
+@key_option
 @click.option("--threshold", type=click.FloatRange(0.0, 1.0), default=0.8, show_default=True,
               help="MinHash Jaccard similarity that makes a near duplicate")
 @click.option("--num-perm", type=click.IntRange(16), default=128, show_default=True)
@@ -91,15 +114,16 @@ def import_cmd(db_url: str | None, seeds: str, source: str | None) -> None:
 @click.option("--no-contamination", is_flag=True, help="only the near-duplicate check")
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="write the groups and the contamination report here (JSON)")
-def dedup_cmd(db_url: str | None, threshold: float, num_perm: int, seed: int, data_dir: Path | None,
-              benchmarks: tuple[str, ...], ngram: int, no_contamination: bool, report: Path | None) -> None:
+def dedup_cmd(db_url: str | None, key_path: Path | None, threshold: float, num_perm: int, seed: int,
+              data_dir: Path | None, benchmarks: tuple[str, ...], ngram: int, no_contamination: bool,
+              report: Path | None) -> None:
     """Flag near-duplicate seeds and items that overlap an evaluation benchmark (flagged, not dropped)."""
     from safemed.artifacts import atomic_write_json
     from safemed.curate.flags import record_flags
     from safemed.settings import data_dir as default_data_dir
 
     folder = None if no_contamination else default_data_dir(data_dir)
-    with _open(db_url) as led:
+    with _open_for_append(db_url, key_path) as led:
         result = record_flags(led, threshold=threshold, num_perm=num_perm, seed=seed, data_dir=folder,
                               benchmarks=list(benchmarks) or None, n=ngram)
     click.echo(f"near-duplicate groups: {len(result.groups)}; new flags: {result.near_duplicate} near duplicate, "
@@ -115,6 +139,7 @@ def dedup_cmd(db_url: str | None, threshold: float, num_perm: int, seed: int, da
 
 @curate.command("generate")
 @db_option
+@key_option
 @click.option("--model", "model", required=True, metavar="SPEC",
               help="generator: local/default, local/PATH or openai/NAME@URL")
 @click.option("--variants", type=click.IntRange(0), default=0, show_default=True,
@@ -135,9 +160,10 @@ def dedup_cmd(db_url: str | None, threshold: float, num_perm: int, seed: int, da
 @click.option("--cache", "cache_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="response cache (SQLite) that makes runs resumable [default: "
                    "$SAFEMED_CACHE_DIR/curate-responses.sqlite]")
-def generate_cmd(db_url: str | None, model: str, variants: int, attempts: int, temperature: float,
-                 retry_temperature: float, max_new_tokens: int, seed: int, limit: int | None, include_flagged: bool,
-                 concurrency: int, timeout: float, api_key_env: str, parallel: int, cache_path: Path | None) -> None:
+def generate_cmd(db_url: str | None, key_path: Path | None, model: str, variants: int, attempts: int,
+                 temperature: float, retry_temperature: float, max_new_tokens: int, seed: int, limit: int | None,
+                 include_flagged: bool, concurrency: int, timeout: float, api_key_env: str, parallel: int,
+                 cache_path: Path | None) -> None:
     """Generate chains of thought with the five-strike rule (and optional variants); resumable."""
     from safemed.backends import BackendOptions, RequestEngine, ResponseCache, build_backend
     from safemed.curate.generate import GenerateSettings, generate
@@ -158,7 +184,7 @@ def generate_cmd(db_url: str | None, model: str, variants: int, attempts: int, t
             await engine.aclose()
 
     try:
-        with _open(db_url) as led:
+        with _open_for_append(db_url, key_path) as led:
             summary, stats = asyncio.run(run(led))
     finally:
         cache.close()
@@ -185,7 +211,9 @@ def generate_cmd(db_url: str | None, model: str, variants: int, attempts: int, t
 def assign_cmd(db_url: str | None, key_path: Path | None, roster: Path, per_item: int, seed: int,
                include_flagged: bool) -> None:
     """Route traces to reviewers of the item's specialty, never twice to one reviewer."""
-    from safemed.curate.assign import AssignmentPlan, plan_assignments, read_roster
+    from collections.abc import Iterator
+
+    from safemed.curate.assign import AssignmentPlan, iter_assignments, read_roster
     from safemed.curate.view import CurationView, append_consistent
     from safemed.records.curation import NewEvent, event_for
 
@@ -193,17 +221,17 @@ def assign_cmd(db_url: str | None, key_path: Path | None, roster: Path, per_item
     reviewers = read_roster(roster, keys)
     plans: list[AssignmentPlan] = []
 
-    def build(view: CurationView) -> list[NewEvent]:
-        plans[:] = [plan_assignments(view, reviewers, per_item=per_item, seed=seed, include_flagged=include_flagged)]
-        return [event_for(a, actor="system") for a in plans[0].assignments]
+    def build(view: CurationView) -> Iterator[NewEvent]:
+        plans[:] = [AssignmentPlan()]
+        return (event_for(a, actor="system") for a in iter_assignments(
+            view, reviewers, plans[0], per_item=per_item, seed=seed, include_flagged=include_flagged))
 
-    with _open(db_url, keys) as led:
+    with _open_for_append(db_url, key_path, keys=keys) as led:
         append_consistent(led, build)
     plan = plans[0]
-    click.echo(f"assigned {len(plan.assignments)} reviews of {len({a.item_id for a in plan.assignments})} items "
-               f"to {len({a.reviewer for a in plan.assignments})} reviewers")
-    if plan.short:
-        click.echo(f"{len(plan.short)} items lack reviewers of their specialty: "
+    click.echo(f"assigned {plan.n_assignments} reviews of {len(plan.items)} items to {len(plan.reviewers)} reviewers")
+    if plan.n_short:
+        click.echo(f"{plan.n_short} items lack reviewers of their specialty: "
                    + ", ".join(sorted(plan.short)[:10]), err=True)
 
 
@@ -217,20 +245,21 @@ def assign_cmd(db_url: str | None, key_path: Path | None, roster: Path, per_item
 def export_queue_cmd(db_url: str | None, key_path: Path | None, out: Path, roster: Path | None,
                      only: str | None) -> None:
     """Write the open assignments as a blinded, fillable review file (JSONL)."""
-    from safemed.artifacts import atomic_write_text
+    from safemed.artifacts import atomic_writer
     from safemed.curate.assign import queue_rows, read_roster
-    from safemed.curate.view import read_view
+    from safemed.curate.view import open_view
 
     ids: dict[str, str] | None = None
     keys = load_key_option(key_path, required=roster is not None or only is not None)
     if roster is not None and keys is not None:
         ids = {r.pseudonym: r.reviewer_id for r in read_roster(roster, keys)}
-    with _open(db_url) as led:
-        rows = queue_rows(read_view(led), ids)
-    if only is not None and keys is not None:
-        rows = [r for r in rows if r.get("reviewer_id") == only or r.get("reviewer") == keys.pseudonym(only)]
-    atomic_write_text(out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-    click.echo(f"wrote {len(rows)} open assignments to {out}")
+    who = keys.pseudonym(only) if only is not None and keys is not None else None
+    n = 0
+    with _open(db_url) as led, open_view(led) as view, atomic_writer(out) as fh:
+        for row in queue_rows(view, ids, reviewer=who):
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            n += 1
+    click.echo(f"wrote {n} open assignments to {out}")
 
 
 @curate.command("import-reviews")
@@ -241,8 +270,8 @@ def import_reviews_cmd(db_url: str | None, key_path: Path | None, reviews: Path)
     """Import filled-in reviews (scores, verdict, edits) in one transaction."""
     from safemed.curate.reviews import import_reviews
 
-    with _open(db_url) as led:
-        n_reviews, n_edits = import_reviews(led, reviews, load_key_option(key_path, required=False))
+    with _open_for_append(db_url, key_path) as led:
+        n_reviews, n_edits = import_reviews(led, reviews, led.keys)
         size = led.size()
     click.echo(f"imported {n_reviews} reviews and {n_edits} edits; ledger size {size}")
 
@@ -259,21 +288,26 @@ def import_reviews_cmd(db_url: str | None, key_path: Path | None, reviews: Path)
 def adjudicate_cmd(db_url: str | None, key_path: Path | None, decisions: Path | None, out: Path | None,
                    max_spread: int) -> None:
     """List the adjudication queue, or record the panel's decisions."""
-    from safemed.artifacts import atomic_write_text
-    from safemed.curate.adjudicate import adjudication_queue, import_decisions
-    from safemed.curate.view import read_view
+    from contextlib import ExitStack
 
-    with _open(db_url) as led:
-        if decisions is not None:
-            counts = import_decisions(led, decisions, load_key_option(key_path, required=False), max_spread=max_spread)
-            click.echo("recorded decisions: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
-            return
-        queue = adjudication_queue(read_view(led), max_spread=max_spread)
-    for entry in queue:
-        click.echo(f"{entry.item_id}: {'; '.join(entry.reasons)}")
-    click.echo(f"{len(queue)} items await adjudication")
-    if out is not None:
-        atomic_write_text(out, "".join(json.dumps(e.as_dict(), ensure_ascii=False) + "\n" for e in queue))
+    from safemed.artifacts import atomic_writer
+    from safemed.curate.adjudicate import import_decisions, iter_adjudication_queue
+    from safemed.curate.view import open_view
+
+    if decisions is not None:
+        with _open_for_append(db_url, key_path) as led:
+            counts = import_decisions(led, decisions, led.keys, max_spread=max_spread)
+        click.echo("recorded decisions: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        return
+    n = 0
+    with _open(db_url) as led, open_view(led) as view, ExitStack() as stack:
+        fh = stack.enter_context(atomic_writer(out)) if out is not None else None
+        for entry in iter_adjudication_queue(view, max_spread=max_spread):
+            click.echo(f"{entry.item_id}: {'; '.join(entry.reasons)}")
+            if fh is not None:
+                fh.write(json.dumps(entry.as_dict(), ensure_ascii=False) + "\n")
+            n += 1
+    click.echo(f"{n} items await adjudication")
 
 
 def _thresholds(values: tuple[str, ...]) -> dict[str, float]:
@@ -295,36 +329,44 @@ def _thresholds(values: tuple[str, ...]) -> dict[str, float]:
 
 @curate.command("retain")
 @db_option
+@key_option
 @click.option("--min-score", type=click.FloatRange(1, 5), default=3.0, show_default=True,
               help="mean review score needed on every dimension")
 @click.option("--threshold", "thresholds", multiple=True, metavar="DIM=VALUE", help="per-dimension override")
 @click.option("--min-reviews", type=click.IntRange(1), default=2, show_default=True)
 @click.option("--max-spread", type=click.IntRange(0), default=1, show_default=True)
 @click.option("--dry-run", is_flag=True, help="print the decisions without recording them")
-def retain_cmd(db_url: str | None, min_score: float, thresholds: tuple[str, ...], min_reviews: int,
-               max_spread: int, dry_run: bool) -> None:
+def retain_cmd(db_url: str | None, key_path: Path | None, min_score: float, thresholds: tuple[str, ...],
+               min_reviews: int, max_spread: int, dry_run: bool) -> None:
     """Apply the retention rule and record a decision for every item it can decide."""
-    from safemed.curate.retain import RetentionRule, decide_all
-    from safemed.curate.view import CurationView, append_consistent, read_view
-    from safemed.records.curation import NewEvent, RetentionDecision, event_for
+    from collections import Counter
+    from collections.abc import Iterator
+
+    from safemed.curate.retain import RetentionRule, iter_decisions
+    from safemed.curate.view import CurationView, append_consistent, open_view
+    from safemed.records.curation import NewEvent, event_for
 
     rule = RetentionRule(min_score=min_score, thresholds=_thresholds(thresholds), min_reviews=min_reviews,
                          max_spread=max_spread)
-    decisions: list[RetentionDecision] = []
+    counts: Counter[bool] = Counter()
 
-    def build(view: CurationView) -> list[NewEvent]:
-        decisions[:] = decide_all(view, rule)
-        return [] if dry_run else [event_for(d, actor="system") for d in decisions]
+    def build(view: CurationView) -> Iterator[NewEvent]:
+        counts.clear()
+        for decision in iter_decisions(view, rule):
+            counts[decision.retained] += 1
+            yield event_for(decision, actor="system")
 
-    with _open(db_url) as led:
-        if dry_run:
-            build(read_view(led))
-        else:
+    if dry_run:
+        with _open(db_url) as led, open_view(led) as view:
+            for _ in build(view):
+                pass
+    else:
+        with _open_for_append(db_url, key_path) as led:
             append_consistent(led, build)
-    kept = sum(d.retained for d in decisions)
+    kept, total = counts[True], counts[True] + counts[False]
     click.echo(f"rule: {rule.describe()}")
-    click.echo(f"{'would decide' if dry_run else 'decided'} {len(decisions)} items: {kept} retained, "
-               f"{len(decisions) - kept} not retained")
+    click.echo(f"{'would decide' if dry_run else 'decided'} {total} items: {kept} retained, "
+               f"{total - kept} not retained")
 
 
 @curate.command("agreement")
@@ -336,10 +378,10 @@ def agreement_cmd(db_url: str | None, n_boot: int, seed: int, json_out: Path | N
     """Inter-reviewer agreement: Krippendorff's alpha (ordinal, bootstrap CI) per dimension and specialty."""
     from safemed.artifacts import atomic_write_json
     from safemed.curate.agreement import agreement
-    from safemed.curate.view import read_view
+    from safemed.curate.view import open_view
 
-    with _open(db_url) as led:
-        rows = agreement(read_view(led), n_boot=n_boot, seed=seed)
+    with _open(db_url) as led, open_view(led) as view:
+        rows = agreement(view, n_boot=n_boot, seed=seed)
     if not rows:
         click.echo("no trace has two reviews yet")
     for row in rows:
@@ -378,10 +420,10 @@ def export_cmd(db_url: str | None, key_path: Path | None, out: Path, fmt: Litera
 def status_cmd(db_url: str | None, as_json: bool) -> None:
     """The curation funnel and the queues (awaiting review, adjudication, escalated)."""
     from safemed.curate.funnel import status
-    from safemed.curate.view import read_view
+    from safemed.curate.view import open_view
 
-    with _open(db_url) as led:
-        data = status(read_view(led))
+    with _open(db_url) as led, open_view(led) as view:
+        data = status(view)
     if as_json:
         _echo_json(data)
         return

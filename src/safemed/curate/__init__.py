@@ -1,19 +1,30 @@
 """Clinical-trust-signal curation (L2 stage): seeds → dedup/contamination flags → chains of thought
 with the five-strike rule → assignment to physicians → reviews and edits → adjudication →
 retention → export with provenance. Every step is an append to the ledger; state is read back
-from it (``view.py``). The CLI is ``safemed curate`` (``cli/curate_cmd.py``).
+from the ledger's read model (``view.py``), never by folding the whole ledger. The CLI is
+``safemed curate`` (``cli/curate_cmd.py``).
 """
 
 from safemed.curate.adjudicate import QueueEntry, adjudication_queue, import_decisions
 from safemed.curate.agreement import AgreementRow, agreement
-from safemed.curate.assign import AssignmentPlan, Reviewer, plan_assignments, queue_rows, read_roster
+from safemed.curate.assign import (
+    AssignmentPlan,
+    Reviewer,
+    iter_assignments,
+    next_assignment,
+    open_assignments,
+    plan_assignments,
+    queue_rows,
+    queue_size,
+    read_roster,
+)
 from safemed.curate.export import ExportResult, export_dataset
 from safemed.curate.funnel import funnel, queues, status
 from safemed.curate.generate import GenerateSettings, GenerateSummary, generate
 from safemed.curate.retain import RetentionRule, decide, decide_all
 from safemed.curate.reviews import import_reviews
 from safemed.curate.seeds import import_seeds, read_seeds
-from safemed.curate.view import CurationView, read_view
+from safemed.curate.view import CurationView, append_consistent, open_view
 
 __all__ = [
     "AgreementRow",
@@ -27,6 +38,7 @@ __all__ = [
     "Reviewer",
     "adjudication_queue",
     "agreement",
+    "append_consistent",
     "decide",
     "decide_all",
     "export_dataset",
@@ -35,11 +47,15 @@ __all__ = [
     "import_decisions",
     "import_reviews",
     "import_seeds",
+    "iter_assignments",
+    "next_assignment",
+    "open_assignments",
+    "open_view",
     "plan_assignments",
     "queue_rows",
+    "queue_size",
     "queues",
     "read_roster",
     "read_seeds",
-    "read_view",
     "status",
 ]

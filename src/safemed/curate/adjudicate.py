@@ -7,8 +7,9 @@ An item lands in the queue when it is not yet adjudicated or decided and
 * one reviewer says keep and another reject, or
 * two reviewers edited its reasoning differently.
 
-``safemed curate adjudicate`` lists the queue; ``--decisions FILE`` records the panel's
-decisions, one JSON object per line::
+The queue is an indexed query on the read model (``queue_condition``); each entry's reasons are
+then read from the item's full state. ``safemed curate adjudicate`` lists the queue;
+``--decisions FILE`` records the panel's decisions, one JSON object per line::
 
     {"item_id": "...", "decision": "keep" | "edit" | "reject", "reason": "...",
      "panel": ["dr.chen@example.org", ...], "edited_reasoning": "..."}
@@ -22,12 +23,15 @@ it. The file is checked and appended in ONE transaction.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import ColumnElement
+
 from safemed.curate.seeds import read_jsonl_objects
-from safemed.curate.view import CurationView, append_consistent
+from safemed.curate.view import HAS_ITEM, OPEN, CurationView, I, append_consistent
 from safemed.errors import DataError
 from safemed.ledger.keys import LedgerKeys
 from safemed.ledger.state import ItemState
@@ -59,41 +63,46 @@ class QueueEntry:
 
 def disagreement(state: ItemState, max_spread: int = 1) -> list[str]:
     """Why the reviews of an item disagree (empty when they do not, or there are fewer than two)."""
-    if len(state.reviews) < 2:
+    return state.disagreement(max_spread)
+
+
+def panel_reasons(state: ItemState, max_spread: int = 1) -> list[str]:
+    """Why an open item needs the panel: its escalations and its reviews' disagreements."""
+    if state.item is None or state.closed:
         return []
-    reasons = []
-    dims = list(state.reviews[0].scores.as_dict())
-    spread = {d: max(r.scores.as_dict()[d] for r in state.reviews) - min(r.scores.as_dict()[d] for r in state.reviews)
-              for d in dims}
-    wide = [d for d in dims if spread[d] > max_spread]
-    if wide:
-        reasons.append(f"scores more than {max_spread} apart on " + ", ".join(f"{d} ({spread[d]})" for d in wide))
-    verdicts = {r.verdict for r in state.reviews if r.verdict is not None}
-    if len(verdicts) > 1:
-        reasons.append("keep/reject conflict")
-    edits = {e.after for e in state.edits if e.field == "reasoning"}
-    if len(edits) > 1:
-        reasons.append(f"{len(edits)} different edits of the reasoning")
-    return reasons
+    return [f"escalated: {e.reason}" for e in state.escalations] + state.disagreement(max_spread)
 
 
-def adjudication_queue(view: CurationView, *, max_spread: int = 1) -> list[QueueEntry]:
-    """Every item awaiting adjudication, in ledger order."""
-    queue = []
-    for state in view.states.values():
-        if state.item is None or state.adjudication is not None or state.retention is not None:
-            continue
-        reasons = [f"escalated: {e.reason}" for e in state.escalations] + disagreement(state, max_spread)
+def queue_condition(max_spread: int = 1) -> ColumnElement[bool]:
+    """The read-model condition of an item awaiting the panel (what :func:`panel_reasons` tests)."""
+    return OPEN & (I.escalated | (I.score_spread > max_spread) | I.verdict_conflict | (I.distinct_edits > 1))
+
+
+def queue_entry(state: ItemState, reasons: list[str]) -> QueueEntry:
+    """An item's queue entry: why, and what the panel needs to see (reviews, answers, failures)."""
+    assert state.item is not None
+    trace = state.latest_trace
+    reviews = [{"review_id": r.id, "reviewer": r.reviewer, "scores": r.scores.as_dict(),
+                "verdict": r.verdict, "comment": r.comment} for r in state.reviews]
+    detail: dict[str, Any] = {"specialty": state.item.specialty, "kind": state.item.kind,
+                              "gold": state.item.gold, "trace_answer": trace.answer if trace else None,
+                              "failed_attempts": state.failures, "reviews": reviews,
+                              "edits": len(state.edits)}
+    return QueueEntry(state.item_id, reasons, trace.id if trace else None, detail)
+
+
+def iter_adjudication_queue(view: CurationView, *, max_spread: int = 1,
+                            limit: int | None = None) -> Iterator[QueueEntry]:
+    """Every item awaiting adjudication, in ledger order, streamed."""
+    for state in view.states_where(HAS_ITEM, queue_condition(max_spread), limit=limit):
+        reasons = panel_reasons(state, max_spread)
         if reasons:
-            trace = state.latest_trace
-            reviews = [{"review_id": r.id, "reviewer": r.reviewer, "scores": r.scores.as_dict(),
-                        "verdict": r.verdict, "comment": r.comment} for r in state.reviews]
-            detail: dict[str, Any] = {"specialty": state.item.specialty, "kind": state.item.kind,
-                                      "gold": state.item.gold, "trace_answer": trace.answer if trace else None,
-                                      "failed_attempts": state.failures, "reviews": reviews,
-                                      "edits": len(state.edits)}
-            queue.append(QueueEntry(state.item_id, reasons, trace.id if trace else None, detail))
-    return queue
+            yield queue_entry(state, reasons)
+
+
+def adjudication_queue(view: CurationView, *, max_spread: int = 1, limit: int | None = None) -> list[QueueEntry]:
+    """Every item awaiting adjudication, in ledger order."""
+    return list(iter_adjudication_queue(view, max_spread=max_spread, limit=limit))
 
 
 def _panel(row: dict[str, Any], keys: LedgerKeys | None, path: Path, line: int) -> list[str]:
@@ -111,16 +120,16 @@ def _panel(row: dict[str, Any], keys: LedgerKeys | None, path: Path, line: int) 
     return out
 
 
-def decision_records(row: dict[str, Any], view: CurationView, queued: set[str], keys: LedgerKeys | None,
-                     path: Path, line: int) -> list[CurationRecord]:
+def decision_records(row: dict[str, Any], view: CurationView, keys: LedgerKeys | None, path: Path, line: int,
+                     max_spread: int = 1) -> list[CurationRecord]:
     """A checked decision row as an optional Edit and an Adjudication."""
     unknown = sorted(set(row) - DECISION_FIELDS)
     if unknown:
         raise DataError(str(path), line, unknown[0], f"unknown field (valid: {', '.join(sorted(DECISION_FIELDS))})")
     item_id = row.get("item_id")
-    if not isinstance(item_id, str) or item_id not in queued:
+    state = view.state(item_id) if isinstance(item_id, str) else None
+    if state is None or not panel_reasons(state, max_spread):
         raise DataError(str(path), line, "item_id", f"{item_id!r} is not awaiting adjudication")
-    state = view.states[item_id]
     decision = row.get("decision")
     if decision not in ("keep", "edit", "reject"):
         raise DataError(str(path), line, "decision", f"{decision!r} is not keep, edit or reject")
@@ -139,11 +148,21 @@ def decision_records(row: dict[str, Any], view: CurationView, queued: set[str], 
         if trace is None:
             raise DataError(str(path), line, "item_id", "the item has no trace to edit")
         before = state.current_reasoning or trace.reasoning
-        records.append(Edit(id=f"{item_id}#adjudication-edit", item_id=item_id, trace_id=trace.id, editor=panel[0],
-                            before=before, after=edited.strip()))
-    records.append(Adjudication(item_id=item_id, decision=decision, reason=reason.strip(), panel=panel,
+        records.append(Edit(id=f"{state.item_id}#adjudication-edit", item_id=state.item_id, trace_id=trace.id,
+                            editor=panel[0], before=before, after=edited.strip()))
+    records.append(Adjudication(item_id=state.item_id, decision=decision, reason=reason.strip(), panel=panel,
                                 trace_id=trace.id if trace else None))
     return records
+
+
+def _checked_decision(row: dict[str, Any], view: CurationView, keys: LedgerKeys | None, path: Path, line: int,
+                      max_spread: int, seen: dict[str, int]) -> list[CurationRecord]:
+    got = decision_records(row, view, keys, path, line, max_spread)
+    item_id = str(row["item_id"])
+    if item_id in seen:
+        raise DataError(str(path), line, "item_id", f"second decision for {item_id!r} (first on line {seen[item_id]})")
+    seen[item_id] = line
+    return got
 
 
 def import_decisions(ledger: Ledger, path: Path, keys: LedgerKeys | None, *, max_spread: int = 1) -> dict[str, int]:
@@ -152,17 +171,13 @@ def import_decisions(ledger: Ledger, path: Path, keys: LedgerKeys | None, *, max
     records: list[CurationRecord] = []
 
     def build(view: CurationView) -> list[NewEvent]:
-        queued = {entry.item_id for entry in adjudication_queue(view, max_spread=max_spread)}
         seen: dict[str, int] = {}
         records.clear()
-        for line, row in rows:
-            got = decision_records(row, view, queued, keys, path, line)
-            item_id = str(row["item_id"])
-            if item_id in seen:
-                raise DataError(str(path), line, "item_id",
-                                f"second decision for {item_id!r} (first on line {seen[item_id]})")
-            seen[item_id] = line
-            records.extend(got)
+        for start in range(0, len(rows), 500):
+            part = rows[start:start + 500]
+            view.prefetch(str(row.get("item_id")) for _, row in part)
+            for line, row in part:
+                records.extend(_checked_decision(row, view, keys, path, line, max_spread, seen))
         if not records:
             raise DataError(str(path), None, None, "no decisions in the file")
         return [event_for(r, actor=r.editor if isinstance(r, Edit) else r.panel[0] if isinstance(r, Adjudication)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from safemed.curate.view import CurationView
+from safemed.curate.view import HAS_ITEM, CurationView, I
 from safemed.records.curation import RUBRICS, Review
 from safemed.stats.agreement import krippendorff_alpha_ci
 
@@ -60,7 +60,7 @@ def agreement(view: CurationView, *, n_boot: int = 1000, seed: int = 0, ci_level
     rows: list[AgreementRow] = []
     for rubric, dims in RUBRICS.items():
         groups: dict[str, list[Review]] = {}
-        for state in view.states.values():
+        for state in view.states_where(HAS_ITEM, I.n_reviews >= 2):
             paired = [r for r in state.reviews if r.rubric == rubric]
             if state.item is None or len({r.reviewer for r in paired}) < 2:
                 continue

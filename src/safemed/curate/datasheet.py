@@ -8,12 +8,11 @@ duplicates, contamination), and the ledger point every row's provenance refers t
 
 from __future__ import annotations
 
-from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from safemed.artifacts import atomic_write_json, atomic_write_text, now_iso, sha256_file
-from safemed.curate.view import CurationView
 from safemed.records.curation import RUBRICS
 
 CONTEXT = {
@@ -29,13 +28,13 @@ FUNNEL_ORDER = ("imported", "derived", "flagged_near_duplicate", "flagged_contam
                 "generated", "correct_trace", "reviewed", "escalated", "adjudicated", "retained", "rejected")
 
 
-def reviewer_counts(view: CurationView) -> dict[str, int]:
-    """Distinct (pseudonymous) reviewers per specialty."""
-    by_specialty: dict[str, set[str]] = defaultdict(set)
-    for state in view.states.values():
-        for review in state.reviews:
-            by_specialty[review.specialty].add(review.reviewer)
-    return {k: len(v) for k, v in sorted(by_specialty.items())}
+@dataclass(frozen=True)
+class RowSummary:
+    """What the datasheet says about the exported rows: how many, which specialties and kinds."""
+
+    n: int
+    specialties: list[str]
+    kinds: list[str]
 
 
 def _fields(fmt: str) -> list[dict[str, Any]]:
@@ -44,11 +43,10 @@ def _fields(fmt: str) -> list[dict[str, Any]]:
              "source": {"fileObject": {"@id": f"{fmt}.jsonl"}, "extract": {"column": n}}} for n in names]
 
 
-def croissant(*, name: str, fmt: str, view: CurationView, rows: list[dict[str, Any]], files: list[str],
-              out: Path, funnel_counts: dict[str, int], ledger: dict[str, Any]) -> dict[str, Any]:
+def croissant(*, name: str, fmt: str, rows: RowSummary, files: list[str], out: Path, funnel_counts: dict[str, int],
+              ledger: dict[str, Any], reviewers: dict[str, int]) -> dict[str, Any]:
     """The JSON-LD document."""
-    specialties = sorted({r["provenance"]["specialty"] for r in rows})
-    kinds = sorted({r["provenance"]["kind"] for r in rows})
+    specialties, kinds = rows.specialties, rows.kinds
     return {
         "@context": CONTEXT, "@type": "sc:Dataset", "name": name,
         "conformsTo": "http://mlcommons.org/croissant/1.0", "datePublished": now_iso(),
@@ -70,7 +68,7 @@ def croissant(*, name: str, fmt: str, view: CurationView, rows: list[dict[str, A
             + ") and could edit it; disagreements of more than one point or keep/reject conflicts went to an "
             "adjudication panel. Retention rule: see each row's provenance.retention_reason."),
         "rai:dataAnnotationPlatform": "safemed curate (review queue files or the review web app)",
-        "rai:annotatorDemographics": {"reviewers_per_specialty": reviewer_counts(view)},
+        "rai:annotatorDemographics": {"reviewers_per_specialty": reviewers},
         "rai:dataPreprocessingProtocol": ("Near duplicates (MinHash LSH, Jaccard ≥ 0.8) and items sharing a 13-gram "
                                           "with an evaluation benchmark were flagged in the ledger and left out."),
         "rai:personalSensitiveInformation": ("Reviewers appear only as keyed-HMAC pseudonyms; the pseudonym key and "
@@ -78,7 +76,7 @@ def croissant(*, name: str, fmt: str, view: CurationView, rows: list[dict[str, A
         "rai:dataLimitations": "Counts below; items not yet reviewed or adjudicated are absent, not rejected.",
         "safemed:funnel": funnel_counts,
         "safemed:ledger": ledger,
-        "safemed:rows": len(rows),
+        "safemed:rows": rows.n,
     }
 
 
@@ -103,11 +101,11 @@ def markdown(doc: dict[str, Any], funnel_counts: dict[str, int]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_datasheets(out: Path, *, name: str, fmt: str, view: CurationView, rows: list[dict[str, Any]],
-                     files: list[str], funnel_counts: dict[str, int], ledger: dict[str, Any]) -> list[str]:
+def write_datasheets(out: Path, *, name: str, fmt: str, rows: RowSummary, files: list[str],
+                     funnel_counts: dict[str, int], ledger: dict[str, Any], reviewers: dict[str, int]) -> list[str]:
     """Write ``datasheet.json`` and ``datasheet.md``; returns their names."""
-    doc = croissant(name=name, fmt=fmt, view=view, rows=rows, files=files, out=out, funnel_counts=funnel_counts,
-                    ledger=ledger)
+    doc = croissant(name=name, fmt=fmt, rows=rows, files=files, out=out, funnel_counts=funnel_counts,
+                    ledger=ledger, reviewers=reviewers)
     atomic_write_json(out / "datasheet.json", doc)
     atomic_write_text(out / "datasheet.md", markdown(doc, funnel_counts))
     return ["datasheet.json", "datasheet.md"]

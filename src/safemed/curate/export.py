@@ -13,25 +13,31 @@ any flags, the sequence numbers of all of the item's events, and the ledger's tr
 origin at export time (signed as a checkpoint when the key is given), so that
 ``safemed ledger proof ITEM`` can prove each row against that root.
 
-The folder holds ``<format>.jsonl`` (and ``<format>.parquet`` when ``pyarrow`` is installed,
-provenance as a JSON string column), ``datasheet.json`` (Croissant + RAI JSON-LD),
+The folder holds ``<format>.jsonl`` and ``<format>.parquet`` (provenance as a JSON string
+column), ``datasheet.json`` (Croissant + RAI JSON-LD),
 ``datasheet.md`` and ``manifest.json``.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from sqlalchemy import func, select
+
 from safemed.artifacts import new_manifest, write_manifest
-from safemed.curate.datasheet import write_datasheets
+from safemed.curate.datasheet import RowSummary, write_datasheets
 from safemed.curate.funnel import funnel
 from safemed.curate.prompts import final_answer_line, question_text
-from safemed.curate.view import CurationView, read_view
+from safemed.curate.view import HAS_ITEM, CurationView, I, open_view
+from safemed.ledger.checkpoint import Checkpoint
+from safemed.ledger.errors import LedgerError
 from safemed.ledger.state import ItemState
 from safemed.ledger.store import Ledger
+from safemed.ledger.tables import cur_reviews
 from safemed.records.curation import Trace
 
 Format = Literal["sft", "grpo"]
@@ -97,61 +103,120 @@ def provenance(state: ItemState, trace: Trace, seqs: dict[str, list[int]], point
     }
 
 
-def training_rows(view: CurationView, fmt: Format, point: LedgerPoint) -> list[dict[str, Any]]:
-    """One row per retained item, in ledger order."""
-    rows = []
-    for state in view.states.values():
-        item, retention = state.item, state.retention
-        if item is None or retention is None or not retention.retained:
-            continue
-        trace = next((t for t in state.traces if t.id == retention.trace_id), state.latest_trace)
-        if trace is None:
-            continue
-        prov = provenance(state, trace, view.seqs.get(state.item_id, {}), point)
-        prompt = question_text(item)
-        if fmt == "sft":
-            answer = f"{reasoning_of(state, trace).rstrip()}\n\n{final_answer_line(item, item.gold)}"
-            rows.append({"messages": [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}],
-                         "provenance": prov})
-        else:
-            rows.append({"prompt": prompt, "answer": item.gold, "provenance": prov})
-    return rows
+def training_row(state: ItemState, fmt: Format, point: LedgerPoint) -> dict[str, Any] | None:
+    """The training row of one retained item (None when it has no trace to train on)."""
+    item, retention = state.item, state.retention
+    if item is None or retention is None or not retention.retained:
+        return None
+    trace = next((t for t in state.traces if t.id == retention.trace_id), state.latest_trace)
+    if trace is None:
+        return None
+    prov = provenance(state, trace, state.seqs, point)
+    prompt = question_text(item)
+    if fmt == "sft":
+        answer = f"{reasoning_of(state, trace).rstrip()}\n\n{final_answer_line(item, item.gold)}"
+        return {"messages": [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}],
+                "provenance": prov}
+    return {"prompt": prompt, "answer": item.gold, "provenance": prov}
 
 
-def _write_parquet(path: Path, rows: list[dict[str, Any]]) -> bool:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+def training_rows(view: CurationView, fmt: Format, point: LedgerPoint) -> Iterator[dict[str, Any]]:
+    """One row per retained item, in ledger order, streamed from the read model."""
+    for state in view.states_where(HAS_ITEM, I.retained.is_(True)):
+        row = training_row(state, fmt, point)
+        if row is not None:
+            yield row
 
-    columns = {key: [row[key] for row in rows] for key in rows[0] if key != "provenance"} if rows else {}
-    columns["provenance"] = [json.dumps(row["provenance"], ensure_ascii=False, sort_keys=True) for row in rows]
-    pq.write_table(pa.table(columns), path)
-    return True
+
+class _ParquetRows:
+    """Rows appended to a Parquet file in row groups (provenance as a JSON string column)."""
+
+    def __init__(self, path: Path, group: int = 1000) -> None:
+        self.path, self.group = path, group
+        self.buffer: list[dict[str, Any]] = []
+        self.writer: Any = None
+
+    def add(self, row: dict[str, Any]) -> None:
+        self.buffer.append(row)
+        if len(self.buffer) >= self.group:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.buffer:
+            return
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        rows, self.buffer = self.buffer, []
+        columns = {key: [row[key] for row in rows] for key in rows[0] if key != "provenance"}
+        columns["provenance"] = [json.dumps(row["provenance"], ensure_ascii=False, sort_keys=True) for row in rows]
+        table = pa.table(columns)
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.path, table.schema)
+        self.writer.write_table(table)
+
+    def close(self) -> bool:
+        """Finish the file; False when no row was written (and so no file)."""
+        self.flush()
+        if self.writer is None:
+            return False
+        self.writer.close()
+        return True
+
+
+def reviewer_counts(view: CurationView) -> dict[str, int]:
+    """Distinct (pseudonymous) reviewers per specialty (the datasheet's annotator counts)."""
+    r = cur_reviews.c
+    rows = view.execute(select(r.specialty, func.count(func.distinct(r.reviewer))).group_by(r.specialty)).all()
+    return {str(k): int(v) for k, v in sorted(rows)}
+
+
+def _snapshot_point(ledger: Ledger, view: CurationView, cp: Checkpoint | None) -> LedgerPoint:
+    if cp is not None:
+        return LedgerPoint(cp.tree_size, cp.root_hash.hex(), ledger.origin, cp.key_id)
+    return LedgerPoint(view.tree_size, ledger.root(view.tree_size).hex(), ledger.origin, None)
 
 
 def export_dataset(ledger: Ledger, out: Path, fmt: Format, *, name: str = "safemed-curated",
                    sign: bool = False) -> ExportResult:
-    """Write the training set, datasheets and manifest to ``out`` (see the module docstring)."""
-    if sign:
-        cp = ledger.checkpoint()
-        size, root, key_id = cp.tree_size, cp.root_hash.hex(), cp.key_id
-    else:
-        size = ledger.size()
-        root, key_id = ledger.root(size).hex(), None
-    point = LedgerPoint(size, root, ledger.origin, key_id)
-    view = read_view(ledger, stop=size)
-    rows = training_rows(view, fmt, point)
+    """Write the training set, datasheets and manifest to ``out`` (see the module docstring).
+
+    Everything is read in ONE snapshot of the read model, at the tree size the export names
+    (signed first with ``sign``; if someone appends between signing and reading, it signs again).
+    Rows are streamed to the files, so memory does not grow with the dataset.
+    """
+    for _ in range(20):
+        cp = ledger.checkpoint() if sign else None
+        with open_view(ledger) as view:
+            if cp is not None and cp.tree_size != view.tree_size:
+                continue
+            point = _snapshot_point(ledger, view, cp)
+            return _write_export(view, out, fmt, name, point)
+    raise LedgerError("the ledger kept growing while the export tried to sign it; try again")
+
+
+def _write_export(view: CurationView, out: Path, fmt: Format, name: str, point: LedgerPoint) -> ExportResult:
     out.mkdir(parents=True, exist_ok=True)
     data = f"{fmt}.jsonl"
-    with open(out / data, "w", encoding="utf-8") as fh:
-        for row in rows:
+    parquet = _ParquetRows(out / f"{fmt}.parquet")
+    n_rows, specialties, kinds = 0, set(), set()
+    tmp = out / (data + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        for row in training_rows(view, fmt, point):
             fh.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
+            parquet.add(row)
+            n_rows += 1
+            specialties.add(row["provenance"]["specialty"])
+            kinds.add(row["provenance"]["kind"])
+    tmp.replace(out / data)
     files = [data]
-    if rows and _write_parquet(out / f"{fmt}.parquet", rows):
+    if parquet.close():
         files.append(f"{fmt}.parquet")
     counts = funnel(view)
-    files += write_datasheets(out, name=name, fmt=fmt, view=view, rows=rows, files=list(files),
-                              funnel_counts=counts, ledger=point.as_dict())
-    manifest = new_manifest("curated-dataset", config={"format": fmt, "ledger": point.as_dict(), "rows": len(rows),
+    summary = RowSummary(n_rows, sorted(specialties), sorted(kinds))
+    files += write_datasheets(out, name=name, fmt=fmt, rows=summary, files=list(files), funnel_counts=counts,
+                              ledger=point.as_dict(), reviewers=reviewer_counts(view))
+    manifest = new_manifest("curated-dataset", config={"format": fmt, "ledger": point.as_dict(), "rows": n_rows,
                                                        "funnel": counts})
     write_manifest(out, manifest, outputs=files)
-    return ExportResult(out, len(rows), [*files, "manifest.json"], point, counts)
+    return ExportResult(out, n_rows, [*files, "manifest.json"], point, counts)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from safemed.curate.view import CurationView, append_consistent
+from safemed.curate.view import EXCLUDED, CurationView, append_consistent
 from safemed.ledger.store import Ledger
 from safemed.records.curation import Flag, Item, NewEvent, event_for
 
@@ -70,9 +70,9 @@ def record_flags(ledger: Ledger, **options: Any) -> DedupResult:
 
     def build(view: CurationView) -> list[NewEvent]:
         if not found:  # the checks themselves are slow and depend only on the items
-            found.append(find_flags(view.items(), **options))
+            found.append(find_flags(list(view.items()), **options))
         flags = found[0][0]
-        known = {(f.item_id, f.kind, f.related, f.benchmark) for s in view.states.values() for f in s.flags}
+        known = {(f.item_id, f.kind, f.related, f.benchmark) for s in view.states_where(EXCLUDED) for f in s.flags}
         new[:] = [f for f in flags if (f.item_id, f.kind, f.related, f.benchmark) not in known]
         return [event_for(f, actor="system") for f in new]
 

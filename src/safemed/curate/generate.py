@@ -20,7 +20,7 @@ Near-duplicates and contaminated items (``safemed curate dedup`` flags) are skip
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import asdict, dataclass, field
 
 from safemed.backends.base import GenerationParams
@@ -34,7 +34,7 @@ from safemed.curate.prompts import (
     parse_variants,
     variant_messages,
 )
-from safemed.curate.view import CurationView, is_excluded, is_settled, read_view
+from safemed.curate.view import EXCLUDED, HAS_ITEM, OPEN, I, open_view, paged_states
 from safemed.ledger.state import ItemState
 from safemed.ledger.store import Ledger
 from safemed.records.curation import (
@@ -136,17 +136,20 @@ async def _five_strikes(engine: RequestEngine, model: str, settings: GenerateSet
     return outcome
 
 
-def pending_states(view: CurationView, settings: GenerateSettings, summary: GenerateSummary) -> list[ItemState]:
-    """Imported items whose generation is not over, in ledger order (flagged ones counted, skipped)."""
-    pending = []
-    for state in view.states.values():
-        if state.item is None or is_settled(state) or state.adjudication is not None or state.retention is not None:
-            continue
-        if is_excluded(state) and not settings.include_flagged:
-            summary.skipped_flagged += 1
-            continue
-        pending.append(state)
-    return pending[: settings.limit] if settings.limit is not None else pending
+PENDING = (HAS_ITEM, I.accepted_trace_id.is_(None), ~I.escalated, OPEN)
+"""Read-model conditions of an item whose generation is not over."""
+
+
+def pending_states(ledger: Ledger, settings: GenerateSettings, summary: GenerateSummary) -> Iterator[ItemState]:
+    """Imported items whose generation is not over, in ledger order, streamed page by page
+    (flagged ones counted in ``summary`` and skipped unless ``include_flagged``)."""
+    conditions = PENDING if settings.include_flagged else (*PENDING, ~EXCLUDED)
+    with open_view(ledger) as view:
+        if not settings.include_flagged:
+            summary.skipped_flagged = view.count(*PENDING, EXCLUDED)
+        total = view.count(*conditions)
+    summary.pending = total if settings.limit is None else min(total, settings.limit)
+    return paged_states(ledger, *conditions, limit=settings.limit)
 
 
 async def _append_in_batches(ledger: Ledger, outcomes: AsyncIterator[_Outcome], actor: str,
@@ -175,10 +178,10 @@ async def _append_in_batches(ledger: Ledger, outcomes: AsyncIterator[_Outcome], 
 async def expand(ledger: Ledger, engine: RequestEngine, settings: GenerateSettings,
                  summary: GenerateSummary) -> None:
     """Ask for ``settings.variants`` new questions per seed that has none yet; record the good ones."""
-    view = read_view(ledger)
-    derived_from = {s.item.derived_from for s in view.states.values() if s.item is not None}
-    seeds = [s.item for s in view.states.values() if s.item is not None and s.item.derived_from is None
-             and s.item.id not in derived_from and (settings.include_flagged or not is_excluded(s))]
+    with open_view(ledger) as view:
+        derived_from = {item.derived_from for item in view.items(I.derived)}
+        conditions = (~I.derived,) if settings.include_flagged else (~I.derived, ~EXCLUDED)
+        seeds = [item for item in view.items(*conditions) if item.id not in derived_from]
     if settings.limit is not None:
         seeds = seeds[: settings.limit]
     model = model_name(engine)
@@ -214,8 +217,7 @@ async def generate(ledger: Ledger, engine: RequestEngine, settings: GenerateSett
     summary = GenerateSummary()
     if settings.variants:
         await expand(ledger, engine, settings, summary)
-    pending = pending_states(read_view(ledger), settings, summary)
-    summary.pending = len(pending)
+    pending = pending_states(ledger, settings, summary)
     model = model_name(engine)
 
     async def work(state: ItemState) -> _Outcome:

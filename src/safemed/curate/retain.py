@@ -17,10 +17,13 @@ Flagged items (near duplicates, contamination) never get traces unless generated
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from sqlalchemy import or_
+
 from safemed.curate.adjudicate import disagreement
-from safemed.curate.view import CurationView
+from safemed.curate.view import HAS_ITEM, CurationView, I
 from safemed.ledger.state import ItemState
 from safemed.records.curation import RetentionDecision
 
@@ -71,6 +74,14 @@ def decide(state: ItemState, rule: RetentionRule) -> RetentionDecision | None:
                              reason=f"mean scores meet the rule ({len(state.reviews)} reviews)")
 
 
+def iter_decisions(view: CurationView, rule: RetentionRule) -> Iterator[RetentionDecision]:
+    """Decisions for every item that can be decided now, in ledger order, streamed: only items
+    the panel decided or with enough reviews are read (an indexed query on the read model)."""
+    candidates = view.states_where(HAS_ITEM, I.retained.is_(None),
+                                   or_(I.adjudication.is_not(None), I.n_reviews >= rule.min_reviews))
+    return (d for s in candidates if (d := decide(s, rule)) is not None)
+
+
 def decide_all(view: CurationView, rule: RetentionRule) -> list[RetentionDecision]:
     """Decisions for every item that can be decided now, in ledger order."""
-    return [d for s in view.states.values() if (d := decide(s, rule)) is not None]
+    return list(iter_decisions(view, rule))

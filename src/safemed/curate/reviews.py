@@ -93,7 +93,7 @@ def review_records(row: dict[str, Any], view: CurationView, keys: LedgerKeys | N
     if unknown:
         raise DataError(str(path), line, unknown[0], f"unknown field (valid: {', '.join(sorted(REVIEW_FIELDS))})")
     item_id, trace_id = row.get("item_id"), row.get("trace_id")
-    state = view.states.get(item_id) if isinstance(item_id, str) else None
+    state = view.state(item_id) if isinstance(item_id, str) else None
     if state is None or state.item is None:
         raise DataError(str(path), line, "item_id", f"unknown item {item_id!r}")
     trace = next((t for t in state.traces if t.id == trace_id), None)
@@ -138,8 +138,11 @@ def import_reviews(ledger: Ledger, path: Path, keys: LedgerKeys | None) -> tuple
     def build(view: CurationView) -> list[NewEvent]:
         seen: set[tuple[str, str]] = set()
         records.clear()
-        for line, row in rows:
-            records.extend(review_records(row, view, keys, path, line, seen))
+        for start in range(0, len(rows), 500):
+            part = rows[start:start + 500]
+            view.prefetch(str(row.get("item_id")) for _, row in part)
+            for line, row in part:
+                records.extend(review_records(row, view, keys, path, line, seen))
         if not records:
             raise DataError(str(path), None, None, "no reviews in the file")
         return [event_for(r, actor=r.reviewer if isinstance(r, Review) else _editor(r)) for r in records]

@@ -21,10 +21,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from safemed.curate.view import CurationView, append_consistent
 from safemed.datasets.base import detect_language
 from safemed.errors import DataError
 from safemed.ledger.store import Ledger
-from safemed.records.curation import EventType, Item, event_for
+from safemed.records.curation import Item, NewEvent, event_for
 
 SEED_FIELDS = frozenset({"id", "question", "options", "answer", "subject", "specialty", "language", "source",
                          "kind", "dimension"})
@@ -126,10 +127,15 @@ def read_seeds(path: Path, *, source: str | None = None) -> list[Item]:
 def import_seeds(ledger: Ledger, path: Path, *, source: str | None = None) -> list[Item]:
     """Check the file, refuse ids already in the ledger, then append every item in ONE transaction."""
     items = read_seeds(path, source=source)
-    existing = {row.item_id for row in ledger.iter_events() if row.event_type == EventType.ITEM_IMPORTED.value}
-    for line, row in read_jsonl_objects(path):
-        item_id = str(row.get("id", "")).strip()
-        if item_id in existing:
-            raise DataError(str(path), line, "id", f"item {item_id!r} is already in the ledger")
-    ledger.append(event_for(item, actor="system") for item in items)
+
+    def build(view: CurationView) -> list[NewEvent]:
+        existing = view.existing(item.id for item in items)
+        if existing:
+            for line, row in read_jsonl_objects(path):
+                item_id = str(row.get("id", "")).strip()
+                if item_id in existing:
+                    raise DataError(str(path), line, "id", f"item {item_id!r} is already in the ledger")
+        return [event_for(item, actor="system") for item in items]
+
+    append_consistent(ledger, build)
     return items

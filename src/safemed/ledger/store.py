@@ -313,6 +313,11 @@ class Ledger:
     # -- internals -------------------------------------------------------------------------
 
     @staticmethod
+    def size_in(conn: Connection) -> int:
+        """The tree size as seen by an open connection (e.g. inside a read snapshot)."""
+        return Ledger._size(conn)
+
+    @staticmethod
     def _size(conn: Connection) -> int:
         last = conn.execute(select(func.max(events.c.seq))).scalar()
         return 0 if last is None else int(last) + 1
