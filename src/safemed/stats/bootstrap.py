@@ -10,9 +10,9 @@ bare point estimate. This module holds the one-sample tools:
 - ``bootstrap_mean_ci``: the same for the mean, returned as an ``Estimate``;
 - ``macro_average_ci``: the mean of per-group means (e.g. per-category harm), with a stratified
   bootstrap that resamples within each group;
-- ``wilson_ci``: the Wilson score interval of a proportion (used where a count is all we have);
-- ``macro_proportion_ci``: the mean of several proportions (e.g. a macro-averaged accuracy over
-  benchmarks), with the MOVER interval built from each proportion's Wilson limits.
+- ``wilson_ci`` and ``macro_proportion_ci``, with ``Estimate``: re-exported from the numpy-free
+  :mod:`safemed.stats.proportions` (the Wilson interval of a proportion, and the MOVER interval of a
+  mean of proportions).
 
 Input values must be finite: a judge answer that could not be parsed is counted apart by the
 caller (DESIGN.md, "Errors and bad input"), never smuggled in here as NaN.
@@ -22,11 +22,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+from safemed.stats.proportions import Estimate as Estimate
+from safemed.stats.proportions import check_level as check_level
+from safemed.stats.proportions import macro_proportion_ci as macro_proportion_ci
+from safemed.stats.proportions import nan_estimate as nan_estimate
+from safemed.stats.proportions import wilson_ci as wilson_ci
 
 FloatArray = NDArray[np.float64]
 IndexArray = NDArray[np.intp]
@@ -51,41 +56,6 @@ def _special() -> Any:
     from scipy import special
 
     return special
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """A point estimate with its confidence interval, the sample size and the interval's level."""
-
-    value: float
-    low: float
-    high: float
-    n: int
-    level: float = 0.95
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form: ``{"value", "ci": [low, high], "level", "n"}``; NaN becomes ``None``."""
-        return {
-            "value": _json_float(self.value),
-            "ci": [_json_float(self.low), _json_float(self.high)],
-            "level": self.level,
-            "n": self.n,
-        }
-
-
-def _json_float(x: float) -> float | None:
-    return None if math.isnan(x) else float(x)
-
-
-def nan_estimate(n: int = 0, level: float = 0.95) -> Estimate:
-    """The estimate of nothing: all NaN, for an empty or undefined sample."""
-    return Estimate(math.nan, math.nan, math.nan, n, level)
-
-
-def check_level(level: float) -> None:
-    """Reject a confidence level outside (0, 1)."""
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"level must be in (0, 1), got {level!r}")
 
 
 def check_n_boot(n_boot: int) -> None:
@@ -272,58 +242,3 @@ def macro_average_ci(
     value = float(np.mean([g.mean() for g in arrays]))
     low, high = percentile_interval(boot, level)
     return Estimate(value, low, high, sum(int(g.size) for g in arrays), level)
-
-
-def wilson_ci(successes: int, n: int, level: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval for ``successes`` out of ``n`` (no continuity correction).
-
-    Same formula as ``statsmodels.stats.proportion.proportion_confint(method="wilson")``;
-    ``n == 0`` gives ``(nan, nan)``.
-    """
-    check_level(level)
-    if n < 0 or not 0 <= successes <= n:
-        raise ValueError(f"need 0 <= successes <= n, got successes={successes}, n={n}")
-    if n == 0:
-        return math.nan, math.nan
-    z = float(_special().ndtri(1 - (1 - level) / 2))
-    p = successes / n
-    z2n = z * z / n
-    centre = (p + z2n / 2) / (1 + z2n)
-    half = z / (1 + z2n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    low = 0.0 if successes == 0 else max(0.0, centre - half)  # exact bounds, free of rounding
-    high = 1.0 if successes == n else min(1.0, centre + half)
-    return low, high
-
-
-def macro_proportion_ci(counts: Sequence[tuple[int, int]], level: float = 0.95) -> Estimate:
-    """Unweighted mean of the proportions ``k / n`` of ``counts``, with a MOVER-Wilson interval.
-
-    The MOVER method (Zou, Huang & Zhang 2009, "A note on confidence interval estimation for a
-    linear function of binomial proportions") recovers the variance of each proportion from its
-    Wilson limits ``(l, u)``: with ``K`` groups and mean ``m``,
-    ``low = m - sqrt(sum((p - l) ** 2)) / K`` and ``high = m + sqrt(sum((u - p) ** 2)) / K``.
-    Unlike a stratified bootstrap it does not collapse when every group is at 0 or 100 % (each
-    Wilson interval stays open there), stays within ``[mean(l), mean(u)]`` and so within [0, 1],
-    is deterministic, and for one group is exactly that group's Wilson interval. ``n`` of the
-    result is the total count; no groups gives an all-NaN estimate, an empty group is an error.
-    """
-    check_level(level)
-    if not counts:
-        return nan_estimate(0, level)
-    lows: list[float] = []
-    highs: list[float] = []
-    props: list[float] = []
-    for i, (k, n) in enumerate(counts):
-        if n == 0:
-            raise ValueError(f"counts[{i}] has n == 0; a macro average needs every group to have values")
-        low, high = wilson_ci(k, n, level)
-        lows.append(low)
-        highs.append(high)
-        props.append(k / n)
-    size = len(counts)
-    value = math.fsum(props) / size
-    if size == 1:  # exactly the group's Wilson interval, free of rounding
-        return Estimate(value, lows[0], highs[0], counts[0][1], level)
-    down = math.sqrt(math.fsum((p - low) ** 2 for p, low in zip(props, lows, strict=True))) / size
-    up = math.sqrt(math.fsum((high - p) ** 2 for p, high in zip(props, highs, strict=True))) / size
-    return Estimate(value, max(0.0, value - down), min(1.0, value + up), sum(n for _, n in counts), level)
