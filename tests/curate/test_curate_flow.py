@@ -13,6 +13,8 @@ import pytest
 from sqlalchemy import select
 
 from safemed.ledger import Ledger, load_keys
+from safemed.curate.assign import next_assignment, queue_size
+from safemed.curate.view import open_view
 from safemed.ledger.readmodel import load_states
 from safemed.ledger.tables import cur_items
 from safemed.records.curation import RUBRICS
@@ -93,6 +95,13 @@ def test_whole_flow(db_url: str, key_file: Path, tmp_path: Path, generator: Scri
     roster_specs = {(a, b) for a, b in (line.split(",") for line in roster.read_text().splitlines()[1:])}
     assert all((r["reviewer_id"], specialties[str(r["item_id"])]) in roster_specs for r in rows)
     assert by_item["eth-001"][0]["rubric"] == "ethics" and "ethical_soundness" in by_item["eth-001"][0]["scores"]
+    keys = load_keys(key_file)
+    first_reviewer = str(rows[0]["reviewer_id"])
+    with Ledger.open(db_url) as led, open_view(led) as view:  # a reviewer's queue, from the read model
+        mine = [r for r in rows if r["reviewer_id"] == first_reviewer]
+        nxt = next_assignment(view, keys.pseudonym(first_reviewer))
+        assert nxt is not None and (nxt["item_id"], nxt["trace_id"]) == (mine[0]["item_id"], mine[0]["trace_id"])
+        assert queue_size(view, keys.pseudonym(first_reviewer)) == len(mine) and queue_size(view) == 18
 
     filled = []
     for item_id, pair in sorted(by_item.items()):
