@@ -22,7 +22,7 @@ from safemed.curate.export import ExportResult, export_dataset
 from safemed.curate.funnel import funnel, queues, status
 from safemed.curate.generate import GenerateSettings, GenerateSummary, generate
 from safemed.curate.retain import RetentionRule, decide, decide_all
-from safemed.curate.reviews import import_reviews
+from safemed.curate.reviews import import_reviews, record_reviews, submit_review
 from safemed.curate.seeds import import_seeds, read_seeds
 from safemed.curate.view import CurationView, append_consistent, open_view
 
@@ -57,5 +57,7 @@ __all__ = [
     "queues",
     "read_roster",
     "read_seeds",
+    "record_reviews",
     "status",
+    "submit_review",
 ]

@@ -132,7 +132,20 @@ def review_records(row: dict[str, Any], view: CurationView, keys: LedgerKeys | N
 
 def import_reviews(ledger: Ledger, path: Path, keys: LedgerKeys | None) -> tuple[int, int]:
     """Check every row, then append all reviews and edits in ONE transaction; (reviews, edits)."""
-    rows = list(read_jsonl_objects(path))
+    return record_reviews(ledger, list(read_jsonl_objects(path)), keys, path)
+
+
+def submit_review(ledger: Ledger, row: dict[str, Any], keys: LedgerKeys | None,
+                  source: str = "review submission") -> tuple[int, int]:
+    """One reviewer's review of one trace (a row shaped like ``import-reviews``' rows), checked
+    against the current state and appended in one transaction that ends with a signed
+    checkpoint: what the review app does on submit. Errors name ``source`` and the field."""
+    return record_reviews(ledger, [(1, row)], keys, Path(source))
+
+
+def record_reviews(ledger: Ledger, rows: list[tuple[int, dict[str, Any]]], keys: LedgerKeys | None,
+                   path: Path) -> tuple[int, int]:
+    """Check ``(line, row)`` pairs, then append their reviews and edits in ONE transaction."""
     records: list[CurationRecord] = []
 
     def build(view: CurationView) -> list[NewEvent]:
