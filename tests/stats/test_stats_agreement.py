@@ -190,3 +190,15 @@ def test_pairwise_agreement_on_units_both_scored() -> None:
 def test_pairwise_agreement_with_nothing_shared() -> None:
     (pair,) = pairwise_agreement({"a": [1, NAN], "b": [NAN, 2]})
     assert pair.n == 0 and math.isnan(pair.kappa_quadratic.value)
+
+
+def test_alpha_from_unit_counts_equals_alpha_from_the_rating_matrix() -> None:
+    from safemed.stats.agreement import krippendorff_alpha_ci, krippendorff_alpha_ci_from_counts
+
+    rng = np.random.default_rng(3)
+    data = rng.integers(1, 6, size=(6, 40)).astype(float)
+    data[rng.random(data.shape) < 0.5] = np.nan
+    counts = np.stack([np.bincount(col[~np.isnan(col)].astype(int) - 1, minlength=5) for col in data.T])
+    dense = krippendorff_alpha_ci(data, "ordinal", n_boot=300, seed=1, value_domain=[1, 2, 3, 4, 5])
+    compact = krippendorff_alpha_ci_from_counts(counts, [1, 2, 3, 4, 5], "ordinal", n_boot=300, seed=1)
+    assert (compact.value, compact.low, compact.high, compact.n) == (dense.value, dense.low, dense.high, dense.n)

@@ -173,18 +173,39 @@ def krippendorff_alpha_ci(
     variation) are dropped from the interval.
     """
     _check_level_name(level)
+    counts, domain = _unit_value_counts(data, value_domain)
+    return krippendorff_alpha_ci_from_counts(counts, domain, level, n_boot=n_boot, seed=seed, ci_level=ci_level)
+
+
+def krippendorff_alpha_ci_from_counts(
+    counts: ArrayLike,
+    value_domain: Sequence[float] | FloatArray,
+    level: Level = "ordinal",
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+    ci_level: float = 0.95,
+) -> Estimate:
+    """:func:`krippendorff_alpha_ci` from per-unit value counts (units × values, columns in the
+    order of ``value_domain``) instead of a raters × units matrix: the form a streaming caller
+    accumulates in O(units × values) memory (curation agreement over 362K traces, where a dense
+    160 reviewers × 362K traces matrix would not fit). Units with fewer than two values are
+    dropped, as unpairable."""
+    _check_level_name(level)
     check_level(ci_level)
     check_n_boot(n_boot)
-    counts, domain = _unit_value_counts(data, value_domain)
-    units = counts.shape[0]
+    domain = np.asarray(value_domain, dtype=np.float64)
+    c = np.asarray(counts, dtype=np.float64).reshape(-1, domain.size)
+    c = c[c.sum(axis=1) >= 2]
+    units = c.shape[0]
     if units == 0:
         return nan_estimate(0, ci_level)
-    value = float(_alpha_from_multiplicities(np.ones((1, units)), counts, domain, level)[0])
+    value = float(_alpha_from_multiplicities(np.ones((1, units)), c, domain, level)[0])
     parts = []
     for idx in iter_resample_indices(units, n_boot, np.random.default_rng(seed)):
         rows = idx.shape[0]
         mult = np.bincount((np.arange(rows)[:, None] * units + idx).ravel(), minlength=rows * units)
-        parts.append(_alpha_from_multiplicities(mult.reshape(rows, units).astype(np.float64), counts, domain, level))
+        parts.append(_alpha_from_multiplicities(mult.reshape(rows, units).astype(np.float64), c, domain, level))
     return _estimate(value, np.concatenate(parts), units, ci_level)
 
 
