@@ -70,7 +70,7 @@ def export_ledger(ledger: Ledger, out: Path, public_key: bytes | None = None, *,
     if key is None:
         raise LedgerError("no public key to export: pass --key or --public-key")
     if not checkpoint.signed_by(key):
-        raise LedgerTamperedError("the latest checkpoint's signature does not verify under the public key")
+        raise LedgerTamperedError("the checkpoint's signature does not verify under the public key")
     out.mkdir(parents=True, exist_ok=True)
     manifest = new_manifest("ledger-export", config={"origin": ledger.origin,
                                                      "tree_size": checkpoint.tree_size})
