@@ -18,7 +18,6 @@ import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import IO, Any
 
@@ -80,6 +79,8 @@ def digest(path: str | os.PathLike[str], relative_to: Path | None = None) -> Fil
 
 def package_versions(names: Iterable[str] = TRACKED_PACKAGES) -> dict[str, str]:
     """Installed versions of the packages that can change a result (absent ones are skipped)."""
+    from importlib.metadata import PackageNotFoundError, version
+
     found = {}
     for name in names:
         try:
