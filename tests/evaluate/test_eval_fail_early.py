@@ -7,6 +7,7 @@ import json
 import socket
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from safemed.cli.main import cli
@@ -77,3 +78,28 @@ def test_finished_run_is_rescored_from_its_cache_without_the_server(tmp_path: Pa
     assert json.loads((out / "results.json").read_text()) == first
     samples = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
     assert len(samples) == 20 and all(s["cache_hit"] for s in samples)
+
+
+def test_small_sets_reuse_the_planning_read_and_match_a_streamed_run(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import safemed.evaluate.run as run_module
+
+    data = write_mcq(tmp_path / "exam.jsonl", 30)
+    with open(data, "a", encoding="utf-8") as fh:  # one bad row in the middle of the good ones
+        fh.write('{"id": "bad", "question": "Q?", "options": {"A": "x", "B": "y"}, "answer": "E"}\n')
+        for i in range(30, 40):
+            fh.write(json.dumps({"id": f"q{i}", "question": f"Question {i}?", "options": {"A": "yes", "B": "no"},
+                                 "answer": "A"}) + "\n")
+    outputs = {}
+    with StandinServer() as server:
+        for label, keep in (("kept", run_module.KEEP_ROWS), ("streamed", 5)):
+            monkeypatch.setattr(run_module, "KEEP_ROWS", keep)
+            out = tmp_path / label
+            code, output = run_cli("eval", "--model", f"openai/m@{server.url}", "--benchmark", f"mcq:{data}",
+                                   "--out", str(out), "-q", "--skip-bad-rows", "--sample", "25", "--seed", "3")
+            assert code == 0, output
+            outputs[label] = ((out / "samples.jsonl").read_text(), json.loads((out / "results.json").read_text()))
+    assert outputs["kept"] == outputs["streamed"]
+    samples, results = outputs["kept"]
+    block = results["benchmarks"][f"mcq:{data}"]
+    assert len(samples.splitlines()) == 25 and block["n"] == 25 and block["n_bad_rows_skipped"] == 1

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from safemed.artifacts import MANIFEST, atomic_write_json, new_manifest, now_iso, write_manifest
 from safemed.backends import (
@@ -37,6 +37,8 @@ from safemed.evaluate.selection import choose
 
 if TYPE_CHECKING:
     from safemed.evaluate.safety import Panels
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -79,16 +81,64 @@ def resolve(name: str) -> tuple[str, Benchmark | PromptSet]:
         raise UnknownNameError("benchmark", name, [*valid_names(), *valid_prompt_set_names()]) from None
 
 
+#: a benchmark or prompt set of at most this many rows keeps what the planning pass read and
+#: validated, and the run uses that instead of parsing the file a second time (an item is ~2 KB,
+#: so at most ~20 MB); larger ones are read again, streaming
+KEEP_ROWS = 10_000
+
+
+class Planned:
+    """A benchmark or prompt set whose rows the planning pass already read: :meth:`load` replays
+    them (the items, and the bad-row errors that --skip-bad-rows records, in file order)."""
+
+    def __init__(self, source: Any, rows: list[Any]) -> None:
+        self.source = source
+        self.info = source.info
+        self._rows = rows
+
+    def path(self, data_dir: Path) -> Path:
+        path: Path = self.source.path(data_dir)
+        return path
+
+    def load(self, data_dir: Path, *, on_bad_row: Callable[[DataError], None] | None = None) -> Iterator[Any]:
+        for row in self._rows:
+            if not isinstance(row, DataError):
+                yield row
+            elif on_bad_row is None:
+                raise row
+            else:
+                on_bad_row(row)
+
+
 def plan(resolved: list[tuple[str, str, Any]], data_dir: Path, settings: McqSettings) -> dict[str, frozenset[int]]:
     """Read every benchmark once before spending anything: bad rows fail here, and the positions
-    to evaluate (``--limit``/``--sample``) are chosen; their counts feed the progress bar."""
+    to evaluate (``--limit``/``--sample``) are chosen; their counts feed the progress bar. A source
+    of at most ``KEEP_ROWS`` rows is replaced in ``resolved`` by its :class:`Planned` rows."""
     positions: dict[str, frozenset[int]] = {}
-    for name, _, source in resolved:
-        skipped: list[DataError] = []
-        stream = source.load(data_dir, on_bad_row=skipped.append if settings.skip_bad_rows else None)
-        total = sum(1 for _ in stream)
+    for index, (name, kind, source) in enumerate(resolved):
+        total, rows = read_all(source, data_dir, settings.skip_bad_rows)
+        if rows is not None:
+            resolved[index] = (name, kind, Planned(source, rows))
         positions[name] = choose(total, limit=settings.limit, sample=settings.sample, seed=settings.seed, name=name)
     return positions
+
+
+def read_all(source: Any, data_dir: Path, skip_bad_rows: bool) -> tuple[int, list[Any] | None]:
+    """(items, the rows in file order) of one source; the rows are None past ``KEEP_ROWS``."""
+    rows: list[Any] | None = []
+
+    def record(error: DataError) -> None:
+        if rows is not None:
+            rows.append(error)
+
+    total = 0
+    for item in source.load(data_dir, on_bad_row=record if skip_bad_rows else None):
+        total += 1
+        if rows is not None:
+            rows.append(item)
+            if len(rows) > KEEP_ROWS:
+                rows = None
+    return total, rows
 
 
 def input_files(sources: list[Any], data_dir: Path) -> list[Path]:
@@ -111,6 +161,37 @@ def over_refusal_set(choice: str, data_dir: Path, names: list[str]) -> str | Non
         return None
     xstest = get_prompt_set("xstest")
     return "xstest" if xstest.path(data_dir).exists() else "sample-safety"
+
+
+class Later(Generic[T]):
+    """``fn()`` computed on a daemon thread from :meth:`start` on (later calls do nothing), for
+    work a run needs only at its end: it then overlaps with waiting for the model's answers.
+    :meth:`result` waits for it (computing it there when it never started) and re-raises."""
+
+    def __init__(self, fn: Callable[[], T]) -> None:
+        self._fn = fn
+        self._thread: threading.Thread | None = None
+        self._value: list[T] = []
+        self._error: BaseException | None = None
+
+    def _run(self) -> None:
+        try:
+            self._value.append(self._fn())
+        except BaseException as exc:  # re-raised by result()
+            self._error = exc
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="later", daemon=True)
+            self._thread.start()
+
+    def result(self) -> T:
+        self.start()
+        assert self._thread is not None
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value[0]
 
 
 class Probes:
@@ -202,8 +283,9 @@ class EvalRun:
     def execute(self, progress: ProgressHook | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
         """Run it; returns (results, engine statistics) after writing the run folder.
 
-        The first requests go out as soon as the folder and its cache are open; the manifest
-        (input digests, library versions, code revision) is assembled once the answers are in.
+        The first requests go out as soon as the folder and its cache are open; what only the
+        manifest needs (input digests, library versions, the code revision) is gathered on a
+        thread from the first finished sample on, while the other requests are in flight.
         """
         es, out_dir = self.engine_settings, self.out_dir
         started_at = now_iso()
@@ -217,6 +299,13 @@ class EvalRun:
         safety = [(name, src) for name, kind, src in self.resolved if kind == "safety"]
         panels = self._panels(engines) if safety else None
         partial = out_dir / (SAMPLES + ".partial")
+        facts = Later(lambda: new_manifest("eval-run", seed=self.settings.seed, inputs=input_files(
+            [src for _, _, src in self.resolved], self.data_dir)))
+
+        def on_sample(benchmark: str, ok: bool) -> None:
+            facts.start()
+            if progress is not None:
+                progress(benchmark, ok)
 
         async def go() -> dict[str, Any]:
             try:
@@ -224,7 +313,7 @@ class EvalRun:
                     results: dict[str, Any] = {"benchmarks": {}}
                     if mcq:
                         results = await run_mcq(target, mcq, self.data_dir, out, self.settings, self.positions,
-                                                progress)
+                                                on_sample)
                     if panels is not None:
                         from safemed.evaluate.safety import run_safety
 
@@ -232,7 +321,7 @@ class EvalRun:
                         part = await run_safety(target, panels, safety, self.data_dir, out, params=s.params,
                                                 positions=self.positions, skip_bad_rows=s.skip_bad_rows,
                                                 n_boot=s.n_boot, calibration=self.judge_settings.calibration,
-                                                seed=s.seed, progress=progress)
+                                                seed=s.seed, progress=on_sample)
                         results["benchmarks"].update(part["benchmarks"])
                         results["over_refusal"] = part["over_refusal"]
                         results["judges"] = panels.describe()
@@ -253,9 +342,9 @@ class EvalRun:
         results = {"model": self.model_spec, **results}
         atomic_write_json(out_dir / RESULTS, results)
         stats = {spec: engine.stats.as_dict() for spec, engine in engines.items()}
-        manifest = new_manifest("eval-run", seed=self.settings.seed, config=self._config(target),
-                                inputs=input_files([src for _, _, src in self.resolved], self.data_dir))
+        manifest = facts.result()
         manifest.started_at = started_at
+        manifest.config = self._config(target)
         manifest.config["engine"] = stats[self.model_spec]
         manifest.config["judge_engines"] = {k: v for k, v in stats.items() if k != self.model_spec}
         if panels is not None:
