@@ -251,8 +251,9 @@ class EvalRun:
     def prepare(cls, model_spec: str, names: list[str], out_dir: Path, data_dir: Path, settings: McqSettings,
                 engine_settings: EngineSettings, judge_settings: JudgeSettings | None = None) -> EvalRun:
         """Resolve names, build the backends and validate every row; bad input, an unknown backend
-        and (for a new run folder) an endpoint nothing listens on fail here, before any request
-        and before anything is created. The endpoint probes run while the data is read."""
+        and (unless a response cache is already there) an endpoint nothing listens on fail here,
+        before any request and before anything is created. The endpoint probes run on threads
+        while the data is read, so on the happy path they cost no start-up time."""
         judge_settings = judge_settings or JudgeSettings()
         resolved = [(name, *resolve(name)) for name in names]
         if any(kind == "safety" for _, kind, _ in resolved):
@@ -263,8 +264,10 @@ class EvalRun:
             if extra is not None and extra not in names:
                 resolved.append((extra, "safety", get_prompt_set(extra)))
         backends = build_backends(model_spec, judge_settings.judges, engine_settings.backend)
-        # a run folder that exists may be a finished run re-scored from its cache without the server
-        probes = Probes([] if out_dir.exists() else backends.values())
+        # with a cache already there the run may be answered from it alone (a finished run re-scored
+        # without its server): no probe then, the requests fail fast themselves if it comes to that
+        cache_file = engine_settings.cache_path or out_dir / CACHE
+        probes = Probes([] if cache_file.exists() else backends.values())
         positions = plan(resolved, data_dir, settings)
         probes.wait()
         return cls(model_spec, resolved, positions, out_dir, data_dir, settings, engine_settings, judge_settings,
