@@ -99,8 +99,10 @@ def test_real_sets_plan(tmp_path: Path, data_dir: Path, name: str) -> None:
     from safemed.evaluate.mcq import McqSettings
     from safemed.evaluate.run import EngineSettings, EvalRun, JudgeSettings
 
-    run = EvalRun.prepare("openai/m@http://127.0.0.1:9/v1", [name], tmp_path, data_dir, McqSettings(),
-                          EngineSettings(), JudgeSettings(judges=("openai/j@http://127.0.0.1:9/v1",)))
+    with StandinServer() as server:  # prepare checks that the endpoints are there
+        run = EvalRun.prepare(f"openai/m@{server.url}", [name], tmp_path, data_dir, McqSettings(),
+                              EngineSettings(), JudgeSettings(judges=(f"openai/j@{server.url}",)))
+        assert server.total == 0
     expected = {"med-safety-bench": {"med-safety-bench": 900, "xstest": 450}, "xstest": {"xstest": 450}}
     assert run.counts == expected[name]
 

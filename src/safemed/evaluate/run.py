@@ -339,8 +339,12 @@ class EvalRun:
 
         try:
             results = asyncio.run(go())
-        finally:
+            cache.flush()
+        except BaseException:
             cache.close()
+            raise
+        closed = Later(cache.close)  # every reply is committed; the final checkpoint overlaps the writing below
+        closed.start()
         partial.replace(out_dir / SAMPLES)
         results = {"model": self.model_spec, **results}
         atomic_write_json(out_dir / RESULTS, results)
@@ -353,6 +357,7 @@ class EvalRun:
         if panels is not None:
             manifest.config["panels"] = panels.describe()
         write_manifest(out_dir, manifest, outputs=[SAMPLES, RESULTS])
+        closed.result()
         return results, stats[self.model_spec]
 
     def _panels(self, engines: dict[str, RequestEngine]) -> Panels:
