@@ -522,6 +522,11 @@ def seconds(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
+def ratio_to(row: Row, floor: Row) -> str:
+    """``row``'s median wall time over the floor's, for runs of the same size."""
+    return f"{row.wall / floor.wall:.2f}x" if floor.runs and row.samples == floor.samples else "-"
+
+
 def print_table(rows: list[Row], floor: Row) -> None:
     header = ("tool", "samples", "conc.", "wall s", "start-up s", "requests s", "finish s", "samples/s",
               "wall/floor", "CPU s", "peak RSS MiB", "runs (wall s)")
@@ -532,7 +537,7 @@ def print_table(rows: list[Row], floor: Row) -> None:
             continue
         body.append((row.tool, str(row.samples), str(row.concurrency), seconds(row.wall), seconds(row.startup),
                      seconds(row.request_phase), seconds(row.finish), f"{row.throughput:.0f}",
-                     f"{row.wall / floor.wall:.2f}x" if floor.runs else "-", f"{row.cpu:.2f}", f"{row.rss:.0f}",
+                     ratio_to(row, floor), f"{row.cpu:.2f}", f"{row.rss:.0f}",
                      " ".join(f"{r.wall:.2f}" for r in row.runs) + (f"  ({row.note})" if row.note else "")))
     widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(header)]
     line = "  ".join("-" * w for w in widths)
