@@ -87,6 +87,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -159,7 +160,7 @@ class Standin:
 
 
 @contextlib.contextmanager
-def standin_server(latency: float, log: Path):
+def standin_server(latency: float, log: Path) -> Iterator[Standin]:
     """``python -m safemed.testing.standin`` in its own process; yields a :class:`Standin`."""
     port = free_port()
     with open(log, "w") as out:
@@ -612,10 +613,10 @@ def main(argv: list[str] | None = None) -> int:
             for tool in tools:
                 row = Row({"lm-eval": "lm-eval-harness", "inspect": "inspect_ai"}[tool], n, conc)
                 rows.append(row)
-                runner = run_lm_eval if tool == "lm-eval" else run_inspect
+                compare = run_lm_eval if tool == "lm-eval" else run_inspect
                 for i in range(args.compare_repeats):
                     try:
-                        row.runs.append(runner(venv, server, data, n, conc, work, str(i), args.timeout))
+                        row.runs.append(compare(venv, server, data, n, conc, work, str(i), args.timeout))
                     except RuntimeError as exc:
                         row.note = f"failed: see {work}/{tool}-{i}.log"
                         print(f"  {tool} run {i} FAILED: {exc}", flush=True)
