@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from safemed.ledger import Ledger, load_keys
 from safemed.curate.assign import next_assignment, queue_size
 from safemed.curate.view import open_view
+from safemed.ledger import Ledger, load_keys
 from safemed.ledger.readmodel import load_states
 from safemed.ledger.tables import cur_items
 from safemed.records.curation import RUBRICS
