@@ -140,3 +140,17 @@ def test_upgrading_a_ledger_from_before_the_read_model_builds_it(sqlite_url: str
         assert led.check_read_model() is None
         with led.engine.connect() as conn:
             assert conn.execute(select(cur_items.c.status).where(cur_items.c.item_id == "life")).scalar() == "retained"
+
+
+def test_large_appends_keep_postgresql_planner_statistics_fresh(pg_url: str) -> None:
+    with Ledger.open(pg_url) as led:
+        led.append(ev for i in range(300) for ev in item_events(i))  # 1,200 events: a bulk append
+        with led.engine.connect() as conn:
+            analysed = dict(conn.execute(text(
+                "SELECT relname, last_analyze IS NOT NULL FROM pg_stat_user_tables "
+                "WHERE schemaname = current_schema()")).all())
+            plan = "\n".join(str(r[0]) for r in conn.execute(text(
+                "EXPLAIN SELECT seq FROM ledger_events WHERE item_id IN ('item-0000007') ORDER BY seq")))
+        assert analysed["ledger_events"] and analysed["cur_items"] and analysed["cur_reviews"]
+        assert "ix_ledger_events_item" in plan and "Gather" not in plan
+        assert ledger_db.analyze_grown(led.engine) == []  # nothing changed since: nothing to redo

@@ -46,6 +46,8 @@ if TYPE_CHECKING:
     from safemed.ledger.verify import VerifyReport
 
 BATCH = 2000
+ANALYZE_AFTER = 1000
+"""Appends of at least this many events check whether PostgreSQL's planner statistics went stale."""
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,12 @@ class Ledger:
             sign = self.keys is not None
         elif sign and self.keys is None:
             raise LedgerError("signing a checkpoint needs the ledger key (--key PATH or $SAFEMED_LEDGER_KEY)")
+        appended = self._append(new_events, batch_size, if_size, sign)
+        if len(appended) >= ANALYZE_AFTER:
+            db.analyze_grown(self.engine)
+        return appended
+
+    def _append(self, new_events: Iterable[NewEvent], batch_size: int, if_size: int | None, sign: bool) -> range:
         with db.write_transaction(self.engine) as conn:
             start = self._size(conn)
             if if_size is not None and start != if_size:
@@ -198,7 +206,9 @@ class Ledger:
     def reindex(self) -> int:
         """Rebuild the curation read model from the events (one transaction); returns the item count."""
         with db.write_transaction(self.engine) as conn:
-            return readmodel.rebuild(conn)
+            n = readmodel.rebuild(conn)
+        db.analyze_grown(self.engine, force=True)
+        return n
 
     def checkpoint(self) -> Checkpoint:
         """Sign and store a checkpoint of the whole log (returns the latest one if nothing changed)."""
