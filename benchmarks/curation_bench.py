@@ -435,7 +435,7 @@ def report(backend: str, large: SizeResult, small: SizeResult, db_mib: float) ->
          f"a full fold per query: {(fold_s + rd['next_s']) * 1000:,.0f} ms"),
         (f"one review appended p95 < {SUBMIT_LIMIT_MS:g} ms", p95(large.submit_ms) < SUBMIT_LIMIT_MS and large.covered,
          f"p95 {p95(large.submit_ms):.1f} ms, median {statistics.median(large.submit_ms):.1f} ms, max "
-         f"{max(large.submit_ms):.1f} ms; checkpoint covers tree: {'yes' if large.covered else 'NO'}",
+         f"{max(large.submit_ms):.1f} ms; signed checkpoint of whole tree: {'yes' if large.covered else 'NO'}",
          f"a full fold per submit: {fold_s * 1000:,.0f} ms"),
         ("peak RSS of any curate command < 300 MB", peak < RSS_LIMIT_MIB,
          f"{peak:.0f} MiB ({max(large.commands, key=lambda n: large.commands[n].rss_mib)})",
@@ -445,9 +445,10 @@ def report(backend: str, large: SizeResult, small: SizeResult, db_mib: float) ->
         ("status counts = replay's", large.agree and small.agree, "equal" if large.agree and small.agree else "DIFFER",
          "(reference)"),
     ]
-    print(f"{'target':<46}{'measured (read model)':<66}{'replay path (same run, same size)':<40}result")
+    width = max(len(measured) for _, _, measured, _ in checks) + 2
+    print(f"{'target':<46}{'measured (read model)':<{width}}{'replay path (same run, same size)':<40}result")
     for name, ok, measured, replay in checks:
-        print(f"{name:<46}{measured:<66}{replay:<40}{'PASS' if ok else 'FAIL'}")
+        print(f"{name:<46}{measured:<{width}}{replay:<40}{'PASS' if ok else 'FAIL'}")
     print(f"replay: fold {fold_s:.1f} s + funnel {rd['status_s']:.1f} s; at {small.built.items:,} items "
           f"{rps.wall:.1f} s, {rps.rss_mib:,.0f} MiB")
     n_s, n_l = f"{small.built.items:,} items", f"{b.items:,} items"
