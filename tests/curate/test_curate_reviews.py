@@ -3,6 +3,7 @@ nothing is written; reviewer ids are pseudonymised before anything reaches the l
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -79,3 +80,13 @@ def test_ethics_items_use_their_own_rubric(queue: list[dict[str, object]], sqlit
     with Ledger.open(sqlite_url) as led:
         review = led.item_state("eth-001").reviews[0]
     assert review.rubric == "ethics" and review.scores.as_dict()["harm_avoidance"] == 5
+
+
+def test_a_queue_exported_with_pseudonyms_imports_back(queue: list[dict[str, object]], sqlite_url: str,
+                                                       tmp_path: Path) -> None:
+    out = tmp_path / "pseudonymous.jsonl"
+    run("export-queue", "--db", sqlite_url, "--out", str(out))  # no --roster: rows name the pseudonym
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert rows and all("reviewer" in r and "reviewer_id" not in r for r in rows)
+    path = write_jsonl(tmp_path / "filled.jsonl", [fill(r) for r in rows[:3]])
+    assert "imported 3 reviews" in run("import-reviews", "--db", sqlite_url, str(path))

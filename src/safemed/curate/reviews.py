@@ -55,7 +55,7 @@ def review_id(trace_id: str, reviewer: str) -> str:
 def reviewer_pseudonym(row: dict[str, Any], keys: LedgerKeys | None, path: Path, line: int,
                        field: str = "reviewer_id") -> str:
     """The pseudonym of the row's reviewer: HMAC of ``reviewer_id``, or ``reviewer`` as given."""
-    if row.get(field) is not None:
+    if field == "reviewer_id" and row.get(field) is not None:
         value = row[field]
         if not isinstance(value, str) or not value.strip():
             raise DataError(str(path), line, field, "must be a non-empty string")
