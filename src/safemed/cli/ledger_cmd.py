@@ -28,7 +28,7 @@ import click
 
 from safemed.cli.common import ErrorPrintingGroup, db_option, key_option, load_key_option
 from safemed.ledger import db
-from safemed.ledger.errors import LedgerError, LedgerTamperedError
+from safemed.ledger.errors import LedgerTamperedError
 from safemed.ledger.export import export_ledger
 from safemed.ledger.keys import LedgerKeys, load_or_create_keys, load_public_key
 from safemed.ledger.store import Ledger
@@ -50,10 +50,7 @@ def init_cmd(db_url: str | None, key_path: Path | None) -> None:
     """Create the ledger database and, if absent, the key file; sign the first checkpoint."""
     keys, created = load_or_create_keys(key_path)
     with _open(db_url, keys, create=True) as led:
-        stored = led.stored_public_key
-        if stored is not None and stored != keys.public_key:
-            raise LedgerError(f"this ledger was created with key {stored.hex()[:16]}…, not the key in "
-                              f"{keys.path}")
+        led.check_key()
         cp = led.checkpoint()
         click.echo(f"ledger: {db.normalise_url(db_url or db.default_db_url())}")
         click.echo(f"origin: {led.origin}")

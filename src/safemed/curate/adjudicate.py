@@ -61,11 +61,6 @@ class QueueEntry:
         return {"item_id": self.item_id, "trace_id": self.trace_id, "reasons": self.reasons, **self.detail}
 
 
-def disagreement(state: ItemState, max_spread: int = 1) -> list[str]:
-    """Why the reviews of an item disagree (empty when they do not, or there are fewer than two)."""
-    return state.disagreement(max_spread)
-
-
 def panel_reasons(state: ItemState, max_spread: int = 1) -> list[str]:
     """Why an open item needs the panel: its escalations and its reviews' disagreements."""
     if state.item is None or state.closed:
@@ -173,11 +168,8 @@ def import_decisions(ledger: Ledger, path: Path, keys: LedgerKeys | None, *, max
     def build(view: CurationView) -> list[NewEvent]:
         seen: dict[str, int] = {}
         records.clear()
-        for start in range(0, len(rows), 500):
-            part = rows[start:start + 500]
-            view.prefetch(str(row.get("item_id")) for _, row in part)
-            for line, row in part:
-                records.extend(_checked_decision(row, view, keys, path, line, max_spread, seen))
+        for line, row in view.with_states(rows):
+            records.extend(_checked_decision(row, view, keys, path, line, max_spread, seen))
         if not records:
             raise DataError(str(path), None, None, "no decisions in the file")
         return [event_for(r, actor=r.editor if isinstance(r, Edit) else r.panel[0] if isinstance(r, Adjudication)

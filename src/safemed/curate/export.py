@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from sqlalchemy import func, select
 
-from safemed.artifacts import new_manifest, write_manifest
+from safemed.artifacts import atomic_writer, new_manifest, write_manifest
 from safemed.curate.datasheet import RowSummary, write_datasheets
 from safemed.curate.funnel import funnel
 from safemed.curate.prompts import final_answer_line, question_text
@@ -200,15 +200,13 @@ def _write_export(view: CurationView, out: Path, fmt: Format, name: str, point: 
     data = f"{fmt}.jsonl"
     parquet = _ParquetRows(out / f"{fmt}.parquet")
     n_rows, specialties, kinds = 0, set(), set()
-    tmp = out / (data + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
+    with atomic_writer(out / data) as fh:
         for row in training_rows(view, fmt, point):
             fh.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
             parquet.add(row)
             n_rows += 1
             specialties.add(row["provenance"]["specialty"])
             kinds.add(row["provenance"]["kind"])
-    tmp.replace(out / data)
     files = [data]
     if parquet.close():
         files.append(f"{fmt}.parquet")

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import or_
 
-from safemed.curate.adjudicate import disagreement
 from safemed.curate.view import HAS_ITEM, CurationView, I
 from safemed.ledger.state import ItemState
 from safemed.records.curation import RetentionDecision
@@ -57,7 +56,7 @@ def decide(state: ItemState, rule: RetentionRule) -> RetentionDecision | None:
         retained = adj.decision != "reject"
         return RetentionDecision(item_id=state.item_id, retained=retained, trace_id=trace_id,
                                  reason=f"panel decision {adj.decision}: {adj.reason}")
-    if state.escalations or disagreement(state, rule.max_spread):
+    if state.escalations or state.disagreement(rule.max_spread):
         return None
     if len(state.reviews) < rule.min_reviews:
         return None

@@ -151,11 +151,8 @@ def record_reviews(ledger: Ledger, rows: list[tuple[int, dict[str, Any]]], keys:
     def build(view: CurationView) -> list[NewEvent]:
         seen: set[tuple[str, str]] = set()
         records.clear()
-        for start in range(0, len(rows), 500):
-            part = rows[start:start + 500]
-            view.prefetch(str(row.get("item_id")) for _, row in part)
-            for line, row in part:
-                records.extend(review_records(row, view, keys, path, line, seen))
+        for line, row in view.with_states(rows):
+            records.extend(review_records(row, view, keys, path, line, seen))
         if not records:
             raise DataError(str(path), None, None, "no reviews in the file")
         return [event_for(r, actor=r.reviewer if isinstance(r, Review) else _editor(r)) for r in records]

@@ -17,23 +17,24 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.engine import Connection
 
 from safemed.ledger import db
 from safemed.ledger.errors import LedgerChanged, LedgerError
-from safemed.ledger.readmodel import load_states
+from safemed.ledger.readmodel import chunks, load_states
 from safemed.ledger.state import ItemState
 from safemed.ledger.store import Ledger
 from safemed.ledger.tables import cur_items, events
-from safemed.records.curation import Item, NewEvent, Trace
+from safemed.records.curation import Item, NewEvent
 
 CHUNK = 500  # items whose full states are loaded at a time
+R = TypeVar("R")
 CACHE_LIMIT = 4 * CHUNK
 
 I = cur_items.c  # noqa: E741 - the column namespace every query here uses
@@ -43,7 +44,6 @@ I = cur_items.c  # noqa: E741 - the column namespace every query here uses
 class CurationView:
     """One snapshot of curation state: ``tree_size`` events, queried through ``conn``."""
 
-    ledger: Ledger
     conn: Connection
     tree_size: int
     _cache: dict[str, ItemState] = field(default_factory=dict)
@@ -69,16 +69,8 @@ class CurationView:
 
     def ids_where(self, *conditions: ColumnElement[bool], limit: int | None = None) -> Iterator[str]:
         """Ids of the items matching every condition, in ledger order (keyset pages over ``ord``)."""
-        after, taken = -1, 0
-        while limit is None or taken < limit:
-            page = CHUNK if limit is None else min(CHUNK, limit - taken)
-            rows = self.conn.execute(select(I.item_id, I.ord).where(I.ord > after, *conditions)
-                                     .order_by(I.ord).limit(page)).all()
-            if not rows:
-                return
-            yield from (row[0] for row in rows)
-            taken += len(rows)
-            after = int(rows[-1][1])
+        for ids in _pages(lambda: nullcontext(self.conn), conditions, limit, lambda _, ids: ids):
+            yield from ids
 
     def items(self, *conditions: ColumnElement[bool]) -> Iterator[Item]:
         """The imported items matching every condition, in ledger order (payloads read by ``seq``)."""
@@ -94,52 +86,64 @@ class CurationView:
 
     def existing(self, item_ids: Iterable[str]) -> set[str]:
         """Which of these ids the ledger already has an imported item for."""
-        wanted = list(dict.fromkeys(item_ids))
         found: set[str] = set()
-        for start in range(0, len(wanted), CHUNK):
-            part = wanted[start:start + CHUNK]
+        for part in chunks(list(dict.fromkeys(item_ids))):
             found.update(self.conn.execute(select(I.item_id).where(I.item_id.in_(part), HAS_ITEM)).scalars())
         return found
+
+    def with_states(self, rows: Sequence[tuple[int, dict[str, Any]]]) -> Iterator[tuple[int, dict[str, Any]]]:
+        """``(line, row)`` pairs of an input file, each chunk's items prefetched before it is yielded,
+        so checking row by row costs one query per chunk, not one per row."""
+        for part in chunks(rows):
+            self.prefetch(str(row.get("item_id")) for _, row in part)
+            yield from part
 
     def count(self, *conditions: ColumnElement[bool]) -> int:
         """How many items match every condition."""
         return int(self.conn.execute(select(func.count()).select_from(cur_items).where(*conditions)).scalar_one())
 
     def states_where(self, *conditions: ColumnElement[bool], limit: int | None = None) -> Iterator[ItemState]:
-        """Full states of the matching items, in ledger order, loaded a chunk at a time."""
-        chunk: list[str] = []
-        for item_id in self.ids_where(*conditions, limit=limit):
-            chunk.append(item_id)
-            if len(chunk) == CHUNK:
-                yield from load_states(self.conn, chunk).values()
-                chunk = []
-        if chunk:
-            yield from load_states(self.conn, chunk).values()
+        """Full states of the matching items, in ledger order, loaded a page at a time."""
+        for states in _pages(lambda: nullcontext(self.conn), conditions, limit, _states):
+            yield from states
+
+
+def _pages(conn_for_page: Callable[[], AbstractContextManager[Connection]], conditions: Sequence[ColumnElement[bool]],
+           limit: int | None, load: Callable[[Connection, list[str]], R]) -> Iterator[R]:
+    """``load(conn, ids)`` for each page of the ids of matching items, in ledger order (keyset
+    over ``ord``): the ids and what is loaded for them come from one connection ``conn_for_page()``
+    gives, which is closed again before the page is yielded."""
+    after, taken = -1, 0
+    while limit is None or taken < limit:
+        page = CHUNK if limit is None else min(CHUNK, limit - taken)
+        with conn_for_page() as conn:
+            rows = conn.execute(select(I.item_id, I.ord).where(I.ord > after, *conditions)
+                                .order_by(I.ord).limit(page)).all()
+            if not rows:
+                return
+            loaded = load(conn, [row[0] for row in rows])
+        yield loaded
+        taken += len(rows)
+        after = int(rows[-1][1])
+
+
+def _states(conn: Connection, ids: list[str]) -> list[ItemState]:
+    return list(load_states(conn, ids).values())
 
 
 def paged_states(ledger: Ledger, *conditions: ColumnElement[bool], limit: int | None = None) -> Iterator[ItemState]:
     """Like :meth:`CurationView.states_where`, but each page is read in its own short snapshot, for
     long runs that append while they iterate (``generate``): an item settled meanwhile is not
     returned again, and no read transaction stays open for hours."""
-    after, taken = -1, 0
-    while limit is None or taken < limit:
-        page = CHUNK if limit is None else min(CHUNK, limit - taken)
-        with open_view(ledger) as view:
-            rows = view.conn.execute(select(I.item_id, I.ord).where(I.ord > after, *conditions)
-                                     .order_by(I.ord).limit(page)).all()
-            if not rows:
-                return
-            states = load_states(view.conn, [row[0] for row in rows])
-        yield from states.values()
-        taken += len(rows)
-        after = int(rows[-1][1])
+    for states in _pages(lambda: db.read_transaction(ledger.engine), conditions, limit, _states):
+        yield from states
 
 
 @contextmanager
 def open_view(ledger: Ledger) -> Iterator[CurationView]:
     """A :class:`CurationView` over one read snapshot, open for the ``with`` block."""
     with db.read_transaction(ledger.engine) as conn:
-        yield CurationView(ledger, conn, Ledger.size_in(conn))
+        yield CurationView(conn, Ledger.size_in(conn))
 
 
 # -- conditions every stage shares -----------------------------------------------------------
@@ -147,21 +151,6 @@ def open_view(ledger: Ledger) -> Iterator[CurationView]:
 HAS_ITEM = I.item_seq.is_not(None)
 EXCLUDED = or_(I.near_duplicate, I.contamination)
 OPEN = and_(I.adjudication.is_(None), I.retained.is_(None))
-
-
-def accepted_trace(state: ItemState) -> Trace | None:
-    """The trace whose answer matched the gold answer (the one reviewers see), if any."""
-    return state.accepted_trace
-
-
-def is_excluded(state: ItemState) -> bool:
-    """Flagged as a near duplicate of another item, or as contaminated by a benchmark."""
-    return state.excluded
-
-
-def is_settled(state: ItemState) -> bool:
-    """Generation is over for the item: it has a correct answer or was escalated."""
-    return state.accepted_trace is not None or bool(state.escalations)
 
 
 def append_consistent(ledger: Ledger, build: Callable[[CurationView], Iterable[NewEvent]], *,

@@ -60,9 +60,10 @@ def export_ledger(ledger: Ledger, out: Path, public_key: bytes | None = None, *,
         else:
             checkpoint = ledger.checkpoint()
     else:
-        matching = [cp for cp in ledger.checkpoints() if cp.tree_size == at_size]
+        stored = ledger.checkpoints()
+        matching = [cp for cp in stored if cp.tree_size == at_size]
         if not matching:
-            sizes = sorted({cp.tree_size for cp in ledger.checkpoints()})
+            sizes = sorted({cp.tree_size for cp in stored})
             raise LedgerError(f"no signed checkpoint of size {at_size}; signed sizes: "
                               f"{', '.join(map(str, sizes)) or 'none'}")
         checkpoint = matching[-1]

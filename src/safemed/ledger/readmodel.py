@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.engine import Connection
@@ -38,6 +38,7 @@ SIZE_KEY = "read_model_size"
 committed append)."""
 
 CHUNK = 500  # item ids per IN (…) list
+T = TypeVar("T")
 
 
 def _record(event_type: str, payload: Any) -> CurationRecord:
@@ -45,7 +46,8 @@ def _record(event_type: str, payload: Any) -> CurationRecord:
     return record
 
 
-def _chunks(values: Sequence[str], size: int = CHUNK) -> Iterator[Sequence[str]]:
+def chunks(values: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    """``values`` in consecutive slices of at most ``size`` (bounded IN lists and batches)."""
     for start in range(0, len(values), size):
         yield values[start:start + size]
 
@@ -55,7 +57,7 @@ def load_states(conn: Connection, item_ids: Iterable[str]) -> dict[str, ItemStat
     item's first event; ids with no events are absent."""
     wanted = list(dict.fromkeys(item_ids))
     states: dict[str, ItemState] = {}
-    for part in _chunks(wanted):
+    for part in chunks(wanted):
         stmt = (select(events.c.seq, events.c.event_type, events.c.item_id, events.c.canonical)
                 .where(events.c.item_id.in_(part)).order_by(events.c.seq))
         for seq, event_type, item_id, canonical in conn.execute(stmt):
@@ -69,13 +71,17 @@ def load_states(conn: Connection, item_ids: Iterable[str]) -> dict[str, ItemStat
 # -- rows derived from one item's state ----------------------------------------------------
 
 
+def _trace_seqs(state: ItemState) -> dict[str, int]:
+    """Trace id → the ``seq`` of the event that generated it."""
+    return dict(zip((t.id for t in state.traces), state.seqs.get(EventType.TRACE_GENERATED.value, []), strict=True))
+
+
 def item_row(state: ItemState) -> dict[str, Any]:
     """The ``cur_items`` row of one item."""
     item, accepted = state.item, state.accepted_trace
     spread = state.score_spread
     flags = {f.kind for f in state.flags}
-    trace_seqs = dict(zip((t.id for t in state.traces), state.seqs.get(EventType.TRACE_GENERATED.value, []),
-                          strict=True))
+    trace_seqs = _trace_seqs(state)
     return {
         "item_id": state.item_id, "ord": state.first_seq,
         "item_seq": state.item_seq if item is not None else None,
@@ -103,8 +109,7 @@ def item_row(state: ItemState) -> dict[str, Any]:
 def assignment_rows(state: ItemState) -> list[dict[str, Any]]:
     """The ``cur_assignments`` rows of one item, each with its state."""
     done = {(r.trace_id, r.reviewer) for r in state.reviews}
-    trace_seqs = dict(zip((t.id for t in state.traces), state.seqs.get(EventType.TRACE_GENERATED.value, []),
-                          strict=True))
+    trace_seqs = _trace_seqs(state)
     rows = []
     for seq, a in zip(state.seqs.get(EventType.ASSIGNED.value, []), state.assignments, strict=True):
         status = "done" if (a.trace_id, a.reviewer) in done else "closed" if state.closed else "open"
@@ -133,7 +138,7 @@ def _insert(conn: Connection, states: Iterable[ItemState]) -> None:
 
 
 def _delete(conn: Connection, item_ids: Sequence[str]) -> None:
-    for part in _chunks(item_ids):
+    for part in chunks(item_ids):
         for table in reversed(READ_MODEL_TABLES):
             conn.execute(delete(table).where(table.c.item_id.in_(part)))
 
@@ -147,7 +152,7 @@ def project(conn: Connection, appended: Sequence[tuple[int, NewEvent]]) -> None:
     events; new items from the appended events alone (the fast path of a bulk import)."""
     touched = list(dict.fromkeys(new.item_id for _, new in appended))
     known: list[str] = []
-    for part in _chunks(touched):
+    for part in chunks(touched):
         known += conn.execute(select(cur_items.c.item_id).where(cur_items.c.item_id.in_(part))).scalars().all()
     known_set = set(known)
     fresh: dict[str, ItemState] = {}
@@ -224,7 +229,7 @@ class Mismatch:
 
 def _rows_by(conn: Connection, table: Any, key: str, ids: Sequence[str]) -> dict[Any, dict[str, Any]]:
     found: dict[Any, dict[str, Any]] = {}
-    for part in _chunks(ids):
+    for part in chunks(ids):
         for row in conn.execute(select(table).where(table.c.item_id.in_(part))).mappings():
             found[row[key]] = {k: _plain(v) for k, v in row.items()}
     return found

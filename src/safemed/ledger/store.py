@@ -150,8 +150,8 @@ class Ledger:
         """
         if sign is None:
             sign = self.keys is not None
-        elif sign and self.keys is None:
-            raise LedgerError("signing a checkpoint needs the ledger key (--key PATH or $SAFEMED_LEDGER_KEY)")
+        elif sign:
+            self._require_keys()
         appended = self._append(new_events, batch_size, if_size, sign)
         if len(appended) >= ANALYZE_AFTER:
             db.analyze_grown(self.engine)
@@ -186,13 +186,26 @@ class Ledger:
                     self._sign(conn, builder.size)
             return range(start, builder.size)
 
+    def _require_keys(self) -> LedgerKeys:
+        if self.keys is None:
+            raise LedgerError("signing a checkpoint needs the ledger key (--key PATH or $SAFEMED_LEDGER_KEY)")
+        return self.keys
+
+    def check_key(self) -> None:
+        """Refuse a key other than the one the ledger was created with (its checkpoints would not
+        verify under the recorded public key)."""
+        stored = self.stored_public_key
+        if self.keys is not None and stored is not None and stored != self.keys.public_key:
+            raise LedgerError(f"this ledger was created with key {stored.hex()[:16]}…, not the key in "
+                              f"{self.keys.path}")
+
     def _sign(self, conn: Connection, size: int) -> Checkpoint:
-        assert self.keys is not None
+        keys = self._require_keys()
         latest = self._latest_checkpoint(conn)
-        if latest is not None and latest.tree_size == size and latest.key_id == self.keys.key_id:
+        if latest is not None and latest.tree_size == size and latest.key_id == keys.key_id:
             return latest
         root = subtrees.root(conn, size)
-        cp = sign_checkpoint(self.keys, self.origin, size, root, utc_now())
+        cp = sign_checkpoint(keys, self.origin, size, root, utc_now())
         conn.execute(checkpoints.insert().values(tree_size=size, root_hash=root, origin=cp.origin,
                                                  key_id=cp.key_id, signature=cp.signature,
                                                  created_at=cp.created_at))
@@ -212,9 +225,7 @@ class Ledger:
 
     def checkpoint(self) -> Checkpoint:
         """Sign and store a checkpoint of the whole log (returns the latest one if nothing changed)."""
-        if self.keys is None:
-            raise LedgerError("signing a checkpoint needs the ledger key (--key PATH or "
-                              "$SAFEMED_LEDGER_KEY)")
+        self._require_keys()
         with db.write_transaction(self.engine) as conn:
             return self._sign(conn, self._size(conn))
 
