@@ -21,6 +21,7 @@ LAYERS: dict[str, int] = {
     "records": 0, "errors": 0, "artifacts": 0, "naming": 0, "settings": 0,
     # L1 services
     "ledger": 1, "backends": 1, "datasets": 1, "judges": 1, "attacks": 1, "stats": 1, "testing": 1,
+    "ratings": 1,
     # L2 stages
     "curate": 2, "train": 2, "evaluate": 2, "study": 2,
     # L3

@@ -15,4 +15,7 @@ COMMANDS: dict[str, str] = {
     "redteam": "safemed.cli.redteam_cmd:redteam",
     "ledger": "safemed.cli.ledger_cmd:ledger",
     "curate": "safemed.cli.curate_cmd:curate",
+    "app": "safemed.cli.app_cmd:app_command",
+    "users": "safemed.cli.users_cmd:users",
+    "ratings": "safemed.cli.ratings_cmd:ratings",
 }
