@@ -108,6 +108,7 @@ cur_items = Table(
     Column("last_seq", BigInteger, nullable=False),
     Index("ix_cur_items_ord", "ord", unique=True),
     Index("ix_cur_items_status", "status", "ord"),
+    Index("ix_cur_items_claim", "specialty_key", "n_assigned_accepted", "ord"),
 )
 
 cur_assignments = Table(
