@@ -18,6 +18,7 @@ from safemed.curate.assign import (
     queue_size,
     read_roster,
 )
+from safemed.curate.demo import build_demo, demo_gold_units
 from safemed.curate.export import ExportResult, export_dataset
 from safemed.curate.funnel import funnel, queues, status
 from safemed.curate.generate import GenerateSettings, GenerateSummary, generate
@@ -39,8 +40,10 @@ __all__ = [
     "adjudication_queue",
     "agreement",
     "append_consistent",
+    "build_demo",
     "decide",
     "decide_all",
+    "demo_gold_units",
     "export_dataset",
     "funnel",
     "generate",
