@@ -28,6 +28,8 @@ from safemed.curate.demo import build_demo, demo_gold_units
 from safemed.curate.export import ExportResult, export_dataset
 from safemed.curate.funnel import funnel, queues, status
 from safemed.curate.generate import GenerateSettings, GenerateSummary, generate
+from safemed.curate.integrity import latest_checkpoint, verify_now
+from safemed.curate.progress import reviewer_progress, specialty_progress
 from safemed.curate.retain import RetentionRule, decide, decide_all
 from safemed.curate.reviews import import_reviews, record_reviews, submit_review
 from safemed.curate.seeds import import_seeds, read_seeds
@@ -75,6 +77,7 @@ __all__ = [
     "import_reviews",
     "import_seeds",
     "iter_assignments",
+    "latest_checkpoint",
     "next_assignment",
     "open_assignments",
     "open_view",
@@ -88,8 +91,11 @@ __all__ = [
     "record_reviews",
     "resolve_slot",
     "review_page",
+    "reviewer_progress",
     "reviewer_queue",
+    "specialty_progress",
     "status",
     "submit",
     "submit_review",
+    "verify_now",
 ]
