@@ -10,6 +10,7 @@ session and copied for every test (a fresh database each time, without paying fo
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -106,10 +107,11 @@ def app(app_env: Any) -> Any:
 
 
 def login(client: TestClient, name: str, password: str = PASSWORD) -> Any:
-    """Sign in through the real form (fetching the pre-session CSRF token first)."""
-    page = client.get("/login")
-    token = client.cookies.get("safemed_csrf") or ""
-    assert page.status_code == 200
+    """Sign in through the real form (fetching the form's CSRF token from the page first)."""
+    page = client.get("/login")  # signed in already: lands on some page, whose meta tag has the session's token
+    token = re.search(r'<meta name="csrf-token" content="([^"]*)">', page.text).group(1)  # type: ignore[union-attr]
+    if not client.cookies.get("safemed_csrf"):  # a Secure cookie the plain-HTTP test client did not keep
+        client.cookies.set("safemed_csrf", token)
     return client.post("/login", data={"name": name, "password": password, "csrf_token": token},
                        follow_redirects=False)
 
