@@ -19,7 +19,8 @@ from safemed.app import security
 from safemed.app.render import TEMPLATES, diff_html, markdown, think_blocks
 from safemed.app.security import SESSION_COOKIE, session_hash
 from safemed.app.settings import AppSettings, load_or_create_secret, secret_path
-from tests.app.conftest import PASSWORD, login
+
+from .conftest import PASSWORD, login
 
 
 def _set_cookies(response: Any) -> list[str]:
