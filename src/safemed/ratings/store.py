@@ -191,14 +191,20 @@ class RatingStore:
     def _summary(self, conn: Connection, row: Mapping[Any, Any], rater: str | None,
                  specialties: Collection[str]) -> TaskSummary:
         k = int(row["raters_per_unit"])
-        n_labels, n_done = conn.execute(
+        n_labels, n_done, n_open = conn.execute(
             select(func.coalesce(func.sum(units.c.n_labels), 0),
-                   func.coalesce(func.sum(case((units.c.n_labels >= k, 1), else_=0)), 0))
+                   func.coalesce(func.sum(case((units.c.n_labels >= k, 1), else_=0)), 0),
+                   func.coalesce(func.sum(case((units.c.n_labels < k, 1), else_=0)), 0))
             .where(units.c.task_id == row["id"])).one()
         remaining = None
-        if rater is not None:
-            remaining = int(conn.execute(select(func.count()).select_from(units).where(
-                *self._open_for(row["id"], rater, k, specialties))).scalar_one())
+        if rater is not None and specialties:  # units of other specialties are not for this rater
+            query = select(func.count()).select_from(units).where(*self._open_for(row["id"], rater, k, specialties))
+            remaining = int(conn.execute(query).scalar_one())
+        elif rater is not None:  # open units minus the open ones this rater labelled (via their label index)
+            query = (select(func.count()).select_from(labels.join(units, and_(
+                units.c.task_id == labels.c.task_id, units.c.unit_id == labels.c.unit_id)))
+                .where(labels.c.rater == rater, labels.c.task_id == row["id"], units.c.n_labels < k))
+            remaining = int(n_open) - int(conn.execute(query).scalar_one())
         config = json.loads(row["config"])
         return TaskSummary(id=row["id"], name=row["name"], kind=row["kind"], n_units=int(row["n_units"]),
                            n_labels=int(n_labels), n_done=int(n_done), raters_per_unit=k,
@@ -262,12 +268,13 @@ class RatingStore:
             k = int(task["raters_per_unit"])
             conn.execute(delete(leases).where(leases.c.task_id == task_id, leases.c.expires_at <= now))
             clauses = self._open_for(task_id, rater, k, specialties)
-            held = conn.execute(
-                select(units).join(leases, and_(leases.c.task_id == units.c.task_id,
-                                                leases.c.unit_id == units.c.unit_id))
-                .where(leases.c.rater == rater, leases.c.task_id == task_id, clauses[2])
-                .order_by(units.c.ord).limit(1)
-            ).mappings().first()
+            # the rater's own live leases (a handful; labelling a unit drops its lease), read by the
+            # rater index first so the units' order index is not walked
+            mine = conn.execute(select(leases.c.unit_id).where(leases.c.task_id == task_id,
+                                                              leases.c.rater == rater)).scalars().all()
+            held = None if not mine else conn.execute(
+                select(units).where(units.c.task_id == task_id, units.c.unit_id.in_(list(mine)), clauses[2])
+                .order_by(units.c.ord).limit(1)).mappings().first()
             expires = now + lease_s
             if held is not None:
                 conn.execute(update(leases).where(leases.c.task_id == task_id, leases.c.unit_id == held["unit_id"],

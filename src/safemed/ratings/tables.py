@@ -72,7 +72,6 @@ units = Table(
     Column("meta", Text, nullable=False),  # JSON object (export only)
     Column("specialty", String(100)),
     Column("n_labels", Integer, nullable=False),
-    Index("ix_rt_units_open", "task_id", "n_labels", "ord"),
     Index("ix_rt_units_ord", "task_id", "ord"),
 )
 
