@@ -108,7 +108,7 @@ def test_likert_study_packet_from_jsonl(store: RatingStore, tmp_path: Path) -> N
     assert store.record(task, "p2", "r1", {"scores": {"accuracy": 4, "safety": 5, "clarity": 3}}, seconds_spent=60)
     remaining = {t.name: t.remaining_for_rater for t in store.tasks("r1", ["neurology"])}
     assert remaining == {"packet": 0}  # p1 is for cardiologists; the oncology task is not listed
-    assert {t.name: t.remaining_for_rater for t in store.tasks("r2", ["cardiology"])} == {"packet": 2}
+    assert {t.name: t.remaining_for_rater for t in store.tasks("r2", ["cardiology"])} == {"packet": 1}  # p2 is done
     default = store.create_task("default rubric", "likert", units)
     assert store.task(default).dimensions[0] == "medical_correctness"  # the paper's five dimensions
     with pytest.raises(DataError, match=r"unit 1 \('u0'\): field 'responses'"):
