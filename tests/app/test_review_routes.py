@@ -240,6 +240,7 @@ def test_fix_appends_review_and_edit_with_server_side_time(app_env: Any, client_
     review = next(r for r in state.reviews if r.reviewer == app_env.keys.pseudonym("rev1"))
     assert review.seconds_spent == 95  # counted by the server, the posted field ignored
     assert state.edits[-1].after.endswith("Checked by a cardiologist.") and "\r" not in state.edits[-1].after
+    assert "at your median pace of 2 min per item" in rev1.get("/queue").text  # 95 s → the estimate's pace
 
 
 def _item_of(ctx: Any, key: str, name: str) -> str:
@@ -460,6 +461,17 @@ def _skeleton(html: str) -> list[str]:
     return [tag for tag in re.findall(r"<([a-z]+)", main) if tag not in ("li", "p", "strong", "em", "ul", "ol", "code",
                                                                           "h3", "h4", "br", "table", "tr", "td", "th",
                                                                           "thead", "tbody", "span")]
+
+
+def test_item_page_security_headers_and_assets(client_for: Any) -> None:
+    rev1 = client_for("rev1")
+    page = rev1.get(f"/review/{_next_token(rev1)}")
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert page.headers["x-frame-options"] == "DENY"
+    for asset in re.findall(r'(?:src|href)="(/static/review\.(?:js|css)\?v=[0-9a-f]+)"', page.text):
+        assert rev1.get(asset).status_code == 200
+    assert "data-submit-shortcut" in page.text and "data-submit-default" in page.text
 
 
 def test_guidelines_page(client_for: Any) -> None:

@@ -44,6 +44,7 @@ from safemed.app import render as rendering
 from safemed.app.auth import User, deny, require_roles
 from safemed.app.context import AppContext, get_ctx
 from safemed.app.render import render
+from safemed.app.security import client_ip
 from safemed.app.tokens import SlotRef, TokenCodec, gold_key
 from safemed.curate import workbench
 from safemed.curate.view import open_view
@@ -69,6 +70,8 @@ PACE_WINDOW = 50
 MAX_COMMENT = 5000
 MAX_REASONING = 100_000
 MAX_SKIP_REASON = 500
+RESUME_GAP_S = 600.0
+"""Reopening an item within this many seconds of the last action counts the gap as work (a reload)."""
 STATS_KEY = "~stats"
 """The reviewer's own app statistics (submissions so far, recent seconds) kept in the drafts table."""
 NOTICES = frozenset({"draft_resumed", "draft_saved", "submitted", "already_submitted", "skipped",
@@ -93,7 +96,8 @@ def _ref(request: Request, user: User, token: str) -> SlotRef:
     (audited) for one issued to someone else."""
     ref = codec(get_ctx(request)).decode(token)
     if ref is None:
-        get_ctx(request).store.audit(user.name, "permission_denied", f"{request.method} review: invalid token")
+        get_ctx(request).store.audit(user.name, "permission_denied", f"{request.method} /review: invalid token",
+                                     client_ip(request.scope))
         raise HTTPException(status_code=404)
     if ref.user_id != user.id:
         raise deny(request, user, "review token issued to another user")
@@ -136,7 +140,7 @@ def _load(ctx: AppContext, user: User, ref: SlotRef) -> Shown | None:
         if ctx.ratings is None:
             return None
         unit = ctx.ratings.gold_unit(ref.gold_id, user.pseudonym)
-        if unit is None or (unit.specialty not in user.specialties and user.specialties):
+        if unit is None or _fold(unit.specialty) not in {_fold(s) for s in user.specialties}:
             return None
         return Shown(ref.key, None, False, 1, unit.specialty, unit.question, dict(unit.options), unit.gold,
                      unit.language, unit.rubric, tuple(unit.dimensions), unit.reasoning, unit.answer)
@@ -152,6 +156,10 @@ def _load(ctx: AppContext, user: User, ref: SlotRef) -> Shown | None:
     return Shown(slot.key, slot.item_id, slot.assigned, max(0, settings.per_item - taken), slot.specialty,
                  page.question, dict(page.options), page.gold, page.language, page.rubric, tuple(page.dimensions),
                  page.reasoning, page.answer)
+
+
+def _fold(specialty: str) -> str:
+    return " ".join(specialty.split()).casefold()
 
 
 def _reasoning_parts(text: str) -> list[dict[str, Any]]:
@@ -278,13 +286,15 @@ def _cap(ctx: AppContext) -> float:
 
 
 def _open_draft(ctx: AppContext, user: User, shown: Shown) -> tuple[dict[str, Any], bool]:
-    """The draft row at opening: the clock starts (or a new sitting starts on an existing draft).
+    """The draft row at opening: the clock starts, or goes on (a reload within
+    :data:`RESUME_GAP_S` keeps counting; after a longer absence a new sitting starts).
     Returns the draft and whether it holds the reviewer's earlier input."""
     now = time.time()
     draft = ctx.store.get_draft(user.name, shown.key) or {}
     resumed = bool(draft) and FormInput.from_draft(draft, shown).has_content(shown)
     draft.setdefault("opened_at", now)
-    draft["spent"] = float(draft.get("spent") or 0.0)
+    gap = max(0.0, now - float(draft.get("touched") or now))
+    draft["spent"] = float(draft.get("spent") or 0.0) + (gap if gap <= RESUME_GAP_S else 0.0)
     draft["touched"] = now
     ctx.store.save_draft(user.name, shown.key, draft)
     return draft, resumed
