@@ -26,16 +26,6 @@ from .conftest import PASSWORD, SECRET, add_users, login, make_settings
 TOKEN_LINK = re.compile(r'href="/review/([A-Za-z0-9_\-]{40,})"')
 
 
-@pytest.fixture
-def app(app_env: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """The app with only the review router among the page routers: these tests must not depend
-    on the other page modules (built at the same time) importing cleanly."""
-    from safemed.app import factory
-
-    monkeypatch.setattr(factory, "PAGE_ROUTERS", ("routes_review",))
-    return factory.create_app(app_env)
-
-
 def _location(response: Any) -> str:
     assert response.status_code == 303, (response.status_code, response.text[:500])
     return str(response.headers["location"])
@@ -493,7 +483,7 @@ def test_pages_in_chinese(app_env: Any, client_for: Any) -> None:
 # -- PostgreSQL: the submit path ----------------------------------------------------------------------
 
 @pytest.fixture
-def pg_client(pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, TestClient]]:
+def pg_client(pg_url: str, tmp_path: Path) -> Iterator[tuple[Any, TestClient]]:
     from safemed.app import factory
     from safemed.app.context import build_context
     from safemed.curate.demo import build_demo
@@ -503,7 +493,6 @@ def pg_client(pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
     ctx = build_context(make_settings(pg_url, key_path))
     build_demo(ctx.ledger, ctx.keys, [("rev1", ["cardiology"]), ("rev2", ["cardiology"])])
     add_users(ctx)
-    monkeypatch.setattr(factory, "PAGE_ROUTERS", ("routes_review",))
     with TestClient(factory.create_app(ctx)) as client:
         assert login(client, "rev1").status_code == 303
         client.csrf = re.search(r'name="csrf-token" content="([^"]+)"',  # type: ignore[attr-defined]
