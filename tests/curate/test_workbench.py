@@ -81,6 +81,8 @@ def test_queue_order_own_assignments_then_claimable_skips_last(ledger: Ledger, k
         assert queue_remaining(view, rev3, PEDS) == 2
         assert queue_remaining(view, rev3, PEDS, claim=False) == 0
         assert queue_remaining(view, rev3, ALL) == 10  # 11 reviewable items; the conflict item is full
+        assert queue_remaining(view, rev3, ALL, cap=4) == 4 and queue_remaining(view, rev3, ALL, cap=None) == 10
+        assert queue_remaining(view, rev1, ALL, cap=0) == 10  # own assignments are always counted
 
 
 def test_own_assignments_come_before_claimable_ones(ledger: Ledger, keys: LedgerKeys) -> None:

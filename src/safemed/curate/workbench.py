@@ -40,7 +40,7 @@ from safemed.ledger.errors import LedgerError
 from safemed.ledger.keys import LedgerKeys
 from safemed.ledger.state import ItemState
 from safemed.ledger.store import Ledger
-from safemed.ledger.tables import cur_assignments, cur_items
+from safemed.ledger.tables import cur_assignments
 from safemed.records.curation import RUBRICS, Assignment, NewEvent, Review, event_for
 
 A = cur_assignments.c
@@ -126,21 +126,31 @@ def reviewer_queue(view: CurationView, pseudonym: str, specialties: Collection[s
     return (fresh + [s for s in slots if s.key in skipped])[:limit]
 
 
+REMAINING_CAP = 500
+""":func:`queue_remaining` counts at most this many claimable slots (a page shows "500+")."""
+
+
 def queue_remaining(view: CurationView, pseudonym: str, specialties: Collection[str], *, per_item: int = 2,
-                    claim: bool = True) -> int:
-    """How many slots the reviewer could still work on: open assignments plus claimable items
-    (one slot each; other reviewers' leases are not subtracted)."""
+                    claim: bool = True, cap: int | None = REMAINING_CAP) -> int:
+    """How many slots the reviewer could still work on: all their open assignments plus the
+    claimable items (one slot each; other reviewers' leases are not subtracted), of which at most
+    ``cap`` are counted — each counted slot costs a row lookup, so an exact count over a large
+    specialty would be a scan (``cap=None`` counts them all). A result of ``open + cap`` or more
+    therefore means "at least"."""
     own = view.execute(select(func.count()).select_from(cur_assignments)
                        .where(A.reviewer == pseudonym, A.state == "open")).scalar_one()
-    total = int(own)
+    claimable = 0
     if claim:
         for specialty in _keys(specialties):
             for assigned in range(per_item):
-                stmt = (select(func.count()).select_from(cur_items)
-                        .where(I.specialty_key == specialty, I.n_assigned_accepted == assigned,
-                               *_claimable(pseudonym)))
-                total += int(view.execute(stmt).scalar_one())
-    return total
+                if cap is not None and claimable >= cap:
+                    break
+                rows = (select(I.item_id).where(I.specialty_key == specialty, I.n_assigned_accepted == assigned,
+                                                *_claimable(pseudonym)))
+                if cap is not None:
+                    rows = rows.limit(cap - claimable)
+                claimable += int(view.execute(select(func.count()).select_from(rows.subquery())).scalar_one())
+    return int(own) + claimable
 
 
 def _parse(key: str) -> tuple[str, int] | None:
