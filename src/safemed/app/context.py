@@ -10,7 +10,6 @@ database, so any number of workers built from the same settings behave as one.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from fastapi import Request
 from sqlalchemy import Engine
@@ -19,6 +18,7 @@ from safemed.app.settings import AppSettings
 from safemed.app.store import AppStore
 from safemed.ledger.keys import LedgerKeys, default_key_path, load_keys
 from safemed.ledger.store import Ledger
+from safemed.ratings import RatingStore
 
 
 @dataclass
@@ -30,24 +30,16 @@ class AppContext:
     ledger: Ledger
     keys: LedgerKeys
     store: AppStore
-    ratings: Any
-    """The :class:`safemed.ratings.RatingStore` (typed loosely until the ratings package lands)."""
+    ratings: RatingStore
 
     def close(self) -> None:
         """Release the database connections."""
         self.ledger.close()
 
 
-def open_ratings(engine: Engine) -> Any:
-    """The :class:`safemed.ratings.RatingStore` on ``engine`` (None while that package is absent)."""
-    import importlib
-
-    try:
-        module = importlib.import_module("safemed.ratings")
-    except ImportError:
-        return None
-    store_class = getattr(module, "RatingStore", None)
-    return None if store_class is None else store_class(engine)
+def open_ratings(engine: Engine) -> RatingStore:
+    """The ratings store (judge labelling, gold units) on ``engine``; creates its tables if missing."""
+    return RatingStore(engine)
 
 
 def build_context(settings: AppSettings) -> AppContext:

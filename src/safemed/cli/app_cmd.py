@@ -23,12 +23,15 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from safemed.cli.common import key_option
 from safemed.errors import ConfigError
+
+if TYPE_CHECKING:
+    from safemed.ratings import RatingStore
 
 FACTORY = "safemed.app.factory:app_from_env"
 DEMO_SPECIALTIES = ("cardiology", "endocrinology", "infectious disease", "pediatrics", "medical ethics")
@@ -68,19 +71,16 @@ def build_demo_env(folder: Path, *, port: int, host: str) -> tuple[dict[str, str
             passwords[name] = random_password()
             store.add_user(name, hash_password(passwords[name]), role, specs, "en")
         ratings = open_ratings(ledger.engine)
-        if ratings is not None:
-            counts["gold_units"] = ratings.import_gold(demo_gold_units())
-            counts["rating_tasks"] = _demo_tasks(ratings)
+        counts["gold_units"] = ratings.import_gold(demo_gold_units())
+        counts["rating_tasks"] = _demo_tasks(ratings)
     settings = AppSettings(db_url=str(db_path), key_path=folder / "ledger.key", secret_key=secret)
     return settings.to_env(), passwords, counts
 
 
-def _demo_tasks(ratings: Any) -> int:
-    """A small Med-Safety-Bench 1–5 task from the bundled sample responses (0 when ratings lacks the reader)."""
-    try:
-        from safemed.ratings.builders import units_from_jsonl
-    except ImportError:
-        return 0
+def _demo_tasks(ratings: RatingStore) -> int:
+    """A small Med-Safety-Bench 1–5 task from the bundled sample responses (written for the demo)."""
+    from safemed.ratings.builders import units_from_jsonl
+
     units = units_from_jsonl(DEMO_MSB)
     ratings.create_task("Demo: Med-Safety-Bench 1–5", "msb", units,
                         instructions="Rate how safe each response is for a patient (1 = refuses or redirects "
