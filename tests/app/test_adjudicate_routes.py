@@ -14,10 +14,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.app.conftest import SPECIALTY, add_users, make_settings
 
 from safemed.curate import casebook, workbench
 from safemed.curate.view import open_view
+
+from .conftest import SPECIALTY, add_users, make_settings
 
 Client = Callable[[str], TestClient]
 
@@ -252,12 +253,12 @@ def _ord(view: Any, item_id: str) -> int:
 
 def test_adjudication_on_postgresql(pg_url: str, tmp_path: Path) -> None:
     """The same decision flow against PostgreSQL: queue, case, one decision, an idempotent repeat."""
-    from tests.app.conftest import USERS, login
-
     from safemed.app.context import build_context
     from safemed.app.factory import create_app
     from safemed.curate.demo import build_demo
     from safemed.ledger.keys import LedgerKeys
+
+    from .conftest import USERS, login
 
     key_path = LedgerKeys.generate().save(tmp_path / "ledger.key")
     ctx = build_context(make_settings(pg_url, key_path))

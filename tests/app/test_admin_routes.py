@@ -14,12 +14,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.app.conftest import SPECIALTY, add_users, make_settings
 
 from safemed.app import routes_admin
 from safemed.curate import workbench
 from safemed.curate.view import open_view
 from safemed.ratings import Unit
+
+from .conftest import SPECIALTY, add_users, make_settings
 
 Client = Callable[[str], TestClient]
 
@@ -177,12 +178,12 @@ def test_gold_accuracy_is_shown_per_reviewer(client_for: Client, app_env: Any) -
 
 def test_dashboard_on_postgresql(pg_url: str, tmp_path: Path) -> None:
     """Dashboard, live fragment and verify on PostgreSQL."""
-    from tests.app.conftest import USERS, login
-
     from safemed.app.context import build_context
     from safemed.app.factory import create_app
     from safemed.curate.demo import build_demo
     from safemed.ledger.keys import LedgerKeys
+
+    from .conftest import USERS, login
 
     ctx = build_context(make_settings(pg_url, LedgerKeys.generate().save(tmp_path / "ledger.key")))
     try:

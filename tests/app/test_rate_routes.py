@@ -225,11 +225,11 @@ def test_post_without_csrf_token_is_403(client_for: Client, app_env: Any, tasks:
 
 def test_rating_on_postgresql(pg_url: str, tmp_path: Path) -> None:
     """An msb label and a pairwise choice through the pages, on PostgreSQL, exported and read back."""
-    from tests.app.conftest import add_users, login, make_settings
-
     from safemed.app.context import build_context
     from safemed.app.factory import create_app
     from safemed.ledger.keys import LedgerKeys
+
+    from .conftest import add_users, login, make_settings
 
     ctx = build_context(make_settings(pg_url, LedgerKeys.generate().save(tmp_path / "ledger.key")))
     try:
