@@ -9,6 +9,7 @@ on the response page — never put in a URL, a log or the audit detail; the user
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -47,8 +48,8 @@ def _page(request: Request, *, status: int = 200, errors: dict[str, str] | None 
           form: dict[str, str] | None = None, notice: str | None = None) -> Response:
     ctx = get_ctx(request)
     return render(request, "users.html", {
-        "users": ctx.store.list_users(), "roles": ROLES, "languages": LANGUAGES, "errors": errors or {},
-        "form": form or {}, "notice": notice if notice in NOTICES else None}, status=status)
+        "users": ctx.store.list_users(), "now": time.time(), "roles": ROLES, "languages": LANGUAGES,
+        "errors": errors or {}, "form": form or {}, "notice": notice if notice in NOTICES else None}, status=status)
 
 
 @router.get("/admin/users")

@@ -49,6 +49,10 @@ CSRF_HEADER = b"x-csrf-token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_BODY = 4 * 1024 * 1024
 """Largest request body accepted (an edited chain of thought is a few tens of KB)."""
+CSRF_PAGE = ('<!doctype html><html><head><meta charset="utf-8"><title>403</title></head><body><h1>403</h1>'
+             "<p>The form has expired or did not come from this site. Go back, reload the page and try again.</p>"
+             '<p lang="zh">表单已过期或并非来自本站。请返回、刷新页面后重试。</p><p><a href="/">safemed</a></p>'
+             "</body></html>")
 MIN_PASSWORD = 12
 MAX_PASSWORD = 256
 
@@ -260,8 +264,7 @@ class SessionMiddleware:
             who = record.user.name if record else None
             what = f"{scope.get('method')} {str(scope.get('path', ''))[:200]}"
             await anyio.to_thread.run_sync(lambda: self.ctx.store.audit(who, "csrf_failed", what, client_ip(scope)))
-            await _plain(send, 403, "<h1>403</h1><p>The form has expired or did not come from this site. "
-                                    "Go back, reload the page and try again.</p>")
+            await _plain(send, 403, CSRF_PAGE)
             return
         sent = False
 
