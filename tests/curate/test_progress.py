@@ -82,6 +82,9 @@ def test_reviewer_progress_counts_and_alpha(sqlite_url: str, keys: LedgerKeys) -
         assert one["alpha"][dim] is not None and -1.0 <= one["alpha"][dim] <= 1.0
         assert one["alpha"][dim] == two["alpha"][dim]  # two reviewers: the same units from either side
     assert sampled[rev1]["sampled"] == 3 and sampled[rev1]["reviews"] == 11
+    with Ledger.open(sqlite_url, keys=keys) as ledger, open_view(ledger) as view:
+        quick = {r["pseudonym"]: r for r in reviewer_progress(view, n_boot=0)}
+    assert quick[rev1]["alpha"] == one["alpha"] and quick[rev1]["alpha_ci"]["clinical_utility"] == [None, None]
 
 
 def test_reviewer_progress_matches_a_hand_computed_alpha(sqlite_url: str, keys: LedgerKeys) -> None:
