@@ -134,6 +134,52 @@ def test_verify_now_returns_ok_and_writes_an_audit_row(client_for: Client, app_e
     assert rows[0].detail.startswith(f"ok=True tree_size={app_env.ledger.size()}")
 
 
+def test_verify_that_outlasts_the_request_finishes_in_the_background(client_for: Client, app_env: Any,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A verification longer than VERIFY_WAIT_S (minutes at 1.5M events) is answered "running"; its
+    result lands in the audit log, which is where every worker's dashboard reads it from."""
+    import time
+
+    monkeypatch.setattr(routes_admin, "VERIFY_WAIT_S", 0.0)
+    client = client_for("admin")
+    response = client.post("/admin/verify", data={"csrf_token": client.csrf})  # type: ignore[attr-defined]
+    assert response.status_code == 200
+    assert "running in the background" in response.text or "The ledger verifies" in response.text
+    deadline = time.monotonic() + 30
+    while not app_env.store.recent_audit(1, event="verify") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    rows = app_env.store.recent_audit(1, event="verify")
+    assert rows and rows[0].detail.startswith("ok=True")
+    page = client.get("/admin")
+    assert 'id="last-verify"' in page.text and "verifies: yes" in page.text
+
+
+def test_slow_figures_are_shown_stale_while_a_thread_refreshes_them(client_for: Client, app_env: Any,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Figures that took long to compute are reused LOAD_FACTOR times as long, and once stale they are
+    served as they are while a background thread computes new ones (no poll waits on them)."""
+    import dataclasses
+    import time
+
+    monkeypatch.setattr(routes_admin, "CACHE_SECONDS", 1.0)
+    client = client_for("admin")
+    reviewed = cell(client.get("/admin/fragment/progress").text, f'data-specialty="{SPECIALTY}"', "reviewed")
+    key = id(app_env)
+    slow = dataclasses.replace(routes_admin._cache[key], seconds=2.0)  # as if it took 2 s: reused for 20 s
+    routes_admin._cache[key] = slow
+    assert slow.fresh(time.monotonic()) and not slow.fresh(time.monotonic() + 21)
+    submit_one_review(app_env)
+    assert cell(client.get("/admin/fragment/progress").text, f'data-specialty="{SPECIALTY}"', "reviewed") == reviewed
+    routes_admin._cache[key] = dataclasses.replace(slow, at=slow.at - 60)  # now stale
+    stale = client.get("/admin/fragment/progress").text
+    assert cell(stale, f'data-specialty="{SPECIALTY}"', "reviewed") == reviewed  # shown at once, refreshed behind
+    deadline = time.monotonic() + 30
+    while routes_admin._cache[key].seconds == 2.0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    fresh = client.get("/admin/fragment/progress").text
+    assert cell(fresh, f'data-specialty="{SPECIALTY}"', "reviewed") == reviewed + 1
+
+
 def test_verify_without_csrf_token_is_403(client_for: Client, app_env: Any) -> None:
     client = client_for("admin")
     assert client.post("/admin/verify", data={}, follow_redirects=False).status_code == 403
