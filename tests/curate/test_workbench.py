@@ -9,6 +9,7 @@ from dataclasses import fields
 
 import pytest
 
+from safemed.curate import workbench
 from safemed.curate.assign import AssignmentPlan, Reviewer, iter_assignments
 from safemed.curate.demo import build_demo
 from safemed.curate.view import append_consistent, open_view
@@ -147,6 +148,10 @@ def test_submit_claim_appends_assignment_and_review_signed_and_idempotent(ledger
     assert not again.created and again.n_events == 0  # type: ignore[attr-defined]
     assert again.review_id == done.review_id  # type: ignore[attr-defined]
     assert ledger.size() == before + 2
+    with open_view(ledger) as view:  # the read-only check the app uses for a second tab's submit
+        assert workbench.reviewed(view, slot.key, rev3) == done.review_id  # type: ignore[attr-defined]
+        assert workbench.reviewed(view, slot.key, keys.pseudonym("rev4")) is None
+        assert workbench.reviewed(view, "not-a-key", rev3) is None
     # the item now has its two reviewers: nobody else may claim it
     with pytest.raises(DataError, match="already has 2 reviewers"):
         review(ledger, keys, slot.key, keys.pseudonym("rev4"), PEDS)

@@ -552,15 +552,9 @@ def _after_gone(ctx: AppContext, user: User, ref: SlotRef, posted: Any) -> Respo
 
 
 def _already_reviewed(ctx: AppContext, user: User, key: str) -> bool:
-    """Whether this reviewer's review of the slot is in the ledger (workbench.submit with a slot
-    already reviewed answers created=False before it checks anything else)."""
-    try:
-        result = workbench.submit(ctx.ledger, ctx.keys, key, user.pseudonym, user.specialties,
-                                  scores={}, verdict="reject", comment="", edited_reasoning=None, seconds_spent=0,
-                                  per_item=ctx.settings.per_item, claim=ctx.settings.claim)
-    except DataError:
-        return False
-    return not result.created
+    """Whether this reviewer's review of the slot is in the ledger (a read, no write lock)."""
+    with open_view(ctx.ledger) as view:
+        return workbench.reviewed(view, key, user.pseudonym) is not None
 
 
 @router.post("/review/{token}/preview")

@@ -272,6 +272,23 @@ def _reviewed(state: ItemState, trace_id: str, pseudonym: str) -> str | None:
     return next((r.id for r in state.reviews if r.trace_id == trace_id and r.reviewer == pseudonym), None)
 
 
+def reviewed(view: CurationView, key: str, pseudonym: str) -> str | None:
+    """The id of this reviewer's review of the trace the slot ``key`` names, or None (read-only:
+    how the app tells a second tab's submit of a finished slot from a slot that is not theirs)."""
+    parsed = _parse(key)
+    if parsed is None:
+        return None
+    kind, number = parsed
+    if kind == "a":
+        row = view.execute(select(A.item_id, A.trace_id).where(A.seq == number, A.reviewer == pseudonym)).first()
+    else:
+        row = view.execute(select(I.item_id, I.accepted_trace_id).where(I.ord == number, HAS_ITEM)).first()
+    if row is None or row[1] is None:
+        return None
+    state = view.state(str(row[0]))
+    return None if state is None else _reviewed(state, str(row[1]), pseudonym)
+
+
 def _edit(verdict: Verdict, edited: str | None, reasoning: str) -> str | None:
     """The edited reasoning to record (None: unchanged); fix needs a change, accept allows none."""
     changed = edited is not None and edited.strip() != "" and edited.strip() != reasoning.strip()
