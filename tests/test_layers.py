@@ -9,6 +9,7 @@ rather than in review.
 from __future__ import annotations
 
 import ast
+import gc
 import sys
 from pathlib import Path
 
@@ -43,7 +44,15 @@ def _package(module: str) -> str | None:
 
 
 def _imports(path: Path) -> list[tuple[int, str]]:
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    # No garbage collection while parsing: a finaliser run in the middle of ast.parse (an asyncio loop
+    # an earlier test left to the collector, say) trips CPython 3.11's "AST constructor recursion
+    # depth mismatch" SystemError.
+    gc.collect()
+    gc.disable()
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    finally:
+        gc.enable()
     found: list[tuple[int, str]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
