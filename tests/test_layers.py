@@ -46,13 +46,14 @@ def _package(module: str) -> str | None:
 def _imports(path: Path) -> list[tuple[int, str]]:
     # No garbage collection while parsing: a finaliser run in the middle of ast.parse (an asyncio loop
     # an earlier test left to the collector, say) trips CPython 3.11's "AST constructor recursion
-    # depth mismatch" SystemError.
-    gc.collect()
+    # depth mismatch" SystemError. The caller collects once first.
+    enabled = gc.isenabled()
     gc.disable()
     try:
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     finally:
-        gc.enable()
+        if enabled:
+            gc.enable()
     found: list[tuple[int, str]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -65,6 +66,7 @@ def _imports(path: Path) -> list[tuple[int, str]]:
 
 
 def _violations() -> list[str]:
+    gc.collect()  # run pending finalisers now, not inside ast.parse (see _imports)
     problems = []
     for path in sorted(SRC.rglob("*.py")):
         rel = path.relative_to(SRC)
