@@ -398,9 +398,10 @@ def queue(request: Request, user: Annotated[User, REVIEWER], notice: str | None 
     settings = ctx.settings
     skipped = ctx.store.skipped(user.name)
     drafts = set(ctx.store.drafts_of(user.name))
+    held = ctx.store.held_by_others(user.name)  # read before the view: one pooled connection per request at a time
     with open_view(ctx.ledger) as view:
         slots = workbench.reviewer_queue(view, user.pseudonym, user.specialties, per_item=settings.per_item,
-                                         limit=QUEUE_LIMIT, held=ctx.store.held_by_others(user.name),
+                                         limit=QUEUE_LIMIT, held=held,
                                          skip=skipped.keys(), claim=settings.claim)
         remaining = workbench.queue_remaining(view, user.pseudonym, user.specialties, per_item=settings.per_item,
                                               claim=settings.claim)
@@ -425,9 +426,10 @@ def next_item(request: Request, user: Annotated[User, REVIEWER], notice: str | N
     ctx = get_ctx(request)
     settings = ctx.settings
     skipped = ctx.store.skipped(user.name)
+    held = ctx.store.held_by_others(user.name)  # read before the view (see queue)
     with open_view(ctx.ledger) as view:
         slots = workbench.reviewer_queue(view, user.pseudonym, user.specialties, per_item=settings.per_item,
-                                         limit=1, held=ctx.store.held_by_others(user.name), skip=skipped.keys(),
+                                         limit=1, held=held, skip=skipped.keys(),
                                          claim=settings.claim)
     suffix = f"?notice={notice}" if notice in NOTICES else ""
     if not slots:
