@@ -329,6 +329,8 @@ async def reviewer(base: str, name: str, password: str, start: Start, result: Lo
             return
         result.logins += 1
         await start.go.wait()
+        if think:  # people do not all click at the same instant: arrivals spread over one reading time
+            await asyncio.sleep(rng.uniform(0.0, think))
         while time.monotonic() < start.stop_at:
             status, _, _ = await timed("GET /queue", "GET", "/queue")
             if status != 200:
