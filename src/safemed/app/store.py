@@ -43,6 +43,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from safemed.ledger import db
+
 ROLES = ("reviewer", "adjudicator", "admin")
 AUDIT_EVENTS = ("login_ok", "login_failed", "locked_out", "logout", "permission_denied", "csrf_failed",
                 "user_added", "user_disabled", "user_enabled", "password_reset", "submission", "verify")
@@ -192,10 +194,7 @@ class AppStore:
             yield conn
 
     def _create(self) -> None:
-        with self._write() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_LOCK_ID})")
-            metadata.create_all(conn, checkfirst=True)
+        db.create_missing_tables(self.engine, metadata, _LOCK_ID)
 
     # -- users --------------------------------------------------------------------------------
 

@@ -17,9 +17,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Engine, MetaData, create_engine, event, inspect, text
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from safemed.ledger.errors import LedgerError
 
@@ -90,6 +90,45 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
             if conn.dialect.name == "postgresql":
                 conn.exec_driver_sql("LOCK TABLE ledger_events IN SHARE ROW EXCLUSIVE MODE")
             yield conn
+
+
+@contextmanager
+def advisory_write_transaction(engine: Engine, key: int) -> Iterator[Connection]:
+    """One write transaction holding PostgreSQL advisory lock ``key``; commits on success.
+
+    SQLite: ``BEGIN IMMEDIATE`` through the ``ledger_write`` option (an engine from
+    :func:`make_engine`). PostgreSQL: a transaction-scoped advisory lock, so writers of the same key
+    queue among themselves without touching the ledger's own lock.
+    """
+    with engine.connect() as conn:
+        conn.execution_options(ledger_write=True)
+        with conn.begin():
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+            yield conn
+
+
+def create_missing_tables(engine: Engine, metadata: MetaData, lock_key: int) -> None:
+    """Create the tables of ``metadata`` that are missing; safe when several processes start at once.
+
+    Nothing is locked when every table is there. Otherwise the creation runs under
+    :func:`advisory_write_transaction` with ``lock_key``, and a creator that still loses the race
+    (an engine without the SQLite ``BEGIN IMMEDIATE`` setting) re-checks instead of failing.
+    """
+    names = set(metadata.tables)
+
+    def missing() -> set[str]:
+        with engine.connect() as conn:
+            return names - set(inspect(conn).get_table_names())
+
+    if not missing():
+        return
+    try:
+        with advisory_write_transaction(engine, lock_key) as conn:
+            metadata.create_all(conn, checkfirst=True)
+    except DBAPIError:
+        if missing():  # the winner's tables are what we wanted
+            raise
 
 
 @contextmanager

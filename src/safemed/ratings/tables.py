@@ -18,8 +18,7 @@ lock (:func:`write_lock`): label numbers stay consecutive and a lease is never g
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 
 from sqlalchemy import (
     BigInteger,
@@ -33,11 +32,10 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    inspect,
-    text,
 )
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError
+
+from safemed.ledger import db
 
 metadata = MetaData()
 
@@ -110,40 +108,16 @@ gold = Table(
     Index("ix_rt_gold_specialty", "specialty", "ord"),
 )
 
-TABLE_NAMES = tuple(metadata.tables)
-
-
-def _missing(engine: Engine) -> set[str]:
-    with engine.connect() as conn:
-        present = set(inspect(conn).get_table_names())
-    return set(TABLE_NAMES) - present
-
-
 def ensure_tables(engine: Engine) -> None:
     """Create the rating tables that are missing; safe when several processes start at once."""
-    if not _missing(engine):
-        return
-    try:
-        with write_lock(engine, CREATE_LOCK) as conn:
-            metadata.create_all(conn, checkfirst=True)
-    except DBAPIError:
-        # An engine without safemed's SQLite settings (no BEGIN IMMEDIATE) can still lose the race:
-        # the winner's tables are what we wanted.
-        if _missing(engine):
-            raise
+    db.create_missing_tables(engine, metadata, CREATE_LOCK)
 
 
-@contextmanager
-def write_lock(engine: Engine, key: int = WRITE_LOCK) -> Iterator[Connection]:
+def write_lock(engine: Engine, key: int = WRITE_LOCK) -> AbstractContextManager[Connection]:
     """One transaction holding the rating write lock; commits on success, rolls back on error.
 
     SQLite: ``BEGIN IMMEDIATE`` through the ledger engine's ``ledger_write`` option (an engine from
     ``safemed.ledger.db.make_engine``). PostgreSQL: a transaction-scoped advisory lock, so rating
     writes queue among themselves without touching the ledger's own lock.
     """
-    with engine.connect() as conn:
-        conn.execution_options(ledger_write=True)
-        with conn.begin():
-            if conn.dialect.name == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
-            yield conn
+    return db.advisory_write_transaction(engine, key)
