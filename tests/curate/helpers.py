@@ -19,6 +19,8 @@ SEEDS = Path(str(resources.files("safemed.curate") / "samples" / "seeds.jsonl"))
 ALWAYS_WRONG = "endo-002"   # five wrong answers → escalated
 WRONG_FIRST = "ped-002"     # wrong once, then right
 MODEL = "standin-gen-7b"
+SPECIALTIES = ("cardiology", "endocrinology", "infectious disease", "pediatrics", "medical ethics")
+"""The specialties of the sample seeds: a reviewer with all of them may review every item."""
 
 
 def seed_rows() -> list[dict[str, Any]]:

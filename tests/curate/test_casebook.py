@@ -15,12 +15,7 @@ from safemed.ledger import Ledger
 from safemed.ledger.keys import LedgerKeys
 from safemed.records.curation import RUBRIC_DIMENSIONS, EventType
 
-ALL = ("cardiology", "endocrinology", "infectious disease", "pediatrics", "medical ethics")
-
-
-@pytest.fixture
-def keys() -> LedgerKeys:
-    return LedgerKeys.generate()
+from .helpers import SPECIALTIES as ALL
 
 
 @pytest.fixture

@@ -28,13 +28,9 @@ from safemed.ledger.errors import LedgerError
 from safemed.ledger.keys import LedgerKeys
 from safemed.records.curation import RUBRIC_DIMENSIONS, EventType, event_for
 
-ALL = ("cardiology", "endocrinology", "infectious disease", "pediatrics", "medical ethics")
+from .helpers import SPECIALTIES as ALL
+
 PEDS = ("Pediatrics",)
-
-
-@pytest.fixture
-def keys() -> LedgerKeys:
-    return LedgerKeys.generate()
 
 
 @pytest.fixture
