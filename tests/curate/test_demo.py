@@ -14,12 +14,7 @@ from safemed.errors import DataError
 from safemed.ledger import Ledger
 from safemed.ledger.keys import LedgerKeys
 
-SPECIALTIES = ("cardiology", "endocrinology", "infectious disease", "pediatrics", "medical ethics")
-
-
-@pytest.fixture
-def keys() -> LedgerKeys:
-    return LedgerKeys.generate()
+from .helpers import SPECIALTIES
 
 
 def test_demo_counts_queues_and_verifies(db_url: str, keys: LedgerKeys) -> None:

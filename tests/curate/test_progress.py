@@ -18,12 +18,7 @@ from safemed.ledger.keys import LedgerKeys
 from safemed.ledger.tables import cur_items, events
 from safemed.records.curation import RUBRIC_DIMENSIONS, event_for
 
-ALL = ("cardiology", "endocrinology", "infectious disease", "pediatrics", "medical ethics")
-
-
-@pytest.fixture
-def keys() -> LedgerKeys:
-    return LedgerKeys.generate()
+from .helpers import SPECIALTIES as ALL
 
 
 def test_specialty_progress(db_url: str, keys: LedgerKeys) -> None:
