@@ -218,7 +218,10 @@ def verify(request: Request, user: Annotated[User, ADMIN]) -> Response:
         result: dict[str, Any] | None = job.result(timeout=VERIFY_WAIT_S)
     except FutureTimeout:
         result = None  # still running: the page says so, and the audit row will carry the result
-    return render(request, "admin/dashboard.html", {**_dashboard_context(ctx), "verify": result})
+    page = _dashboard_context(ctx)
+    if result is None and job.done():  # it finished while the page was being put together
+        result = job.result()
+    return render(request, "admin/dashboard.html", {**page, "verify": result, "verify_running": result is None})
 
 
 @router.get("/admin/audit")
