@@ -302,6 +302,13 @@ def _open_draft(ctx: AppContext, user: User, shown: Shown) -> tuple[dict[str, An
 
 def _touch(ctx: AppContext, user: User, shown: Shown, form: FormInput | None) -> dict[str, Any]:
     """Count the time since the last action (capped) and keep the form as the draft."""
+    draft = _touched(ctx, user, shown, form)
+    ctx.store.save_draft(user.name, shown.key, draft)
+    return draft
+
+
+def _touched(ctx: AppContext, user: User, shown: Shown, form: FormInput | None) -> dict[str, Any]:
+    """The draft with the time since the last action counted (capped) and the form in it (not saved)."""
     now = time.time()
     draft = ctx.store.get_draft(user.name, shown.key) or {"opened_at": now, "spent": 0.0, "touched": now}
     touched = float(draft.get("touched") or now)
@@ -309,7 +316,6 @@ def _touch(ctx: AppContext, user: User, shown: Shown, form: FormInput | None) ->
     draft["touched"] = now
     if form is not None:
         draft.update(form.draft_body(shown))
-    ctx.store.save_draft(user.name, shown.key, draft)
     return draft
 
 
@@ -322,13 +328,6 @@ def _stats(ctx: AppContext, user: User) -> dict[str, Any]:
     data = ctx.store.get_draft(user.name, STATS_KEY) or {}
     recent = [int(s) for s in data.get("recent", []) if isinstance(s, int | float)]
     return {"n": int(data.get("n") or 0), "recent": recent[-PACE_WINDOW:]}
-
-
-def _record_stats(ctx: AppContext, user: User, seconds: int) -> None:
-    stats = _stats(ctx, user)
-    stats["n"] += 1
-    stats["recent"] = (stats["recent"] + [seconds])[-PACE_WINDOW:]
-    ctx.store.save_draft(user.name, STATS_KEY, stats)
 
 
 def pace(recent: list[int]) -> tuple[int, bool]:
@@ -508,22 +507,26 @@ async def submit(request: Request, token: str, user: Annotated[User, REVIEWER]) 
     if checked is None:
         _touch(ctx, user, shown, form)
         return _item_page(request, user, token, shown, form, problems=problems, status=400)
-    draft = _touch(ctx, user, shown, form)
+    draft = _touched(ctx, user, shown, form)  # saved only if the submission does not go through
     seconds = seconds_spent(draft)
     try:
         created = _record(ctx, user, shown, checked, seconds)
     except DataError as exc:
+        ctx.store.save_draft(user.name, shown.key, draft)
         return _item_page(request, user, token, shown, form, status=400,
                           problems=[Problem("review.error.rejected", {"problem": exc.problem})])
-    ctx.store.drop_draft(user.name, shown.key)
-    ctx.store.unskip(user.name, shown.key)
-    if shown.item_id is not None:
-        ctx.store.release(shown.item_id, user.name)
     if not created:
+        ctx.store.drop_draft(user.name, shown.key)
+        ctx.store.unskip(user.name, shown.key)
+        if shown.item_id is not None:
+            ctx.store.release(shown.item_id, user.name)
         return _redirect("/review/next?notice=already_submitted")
-    _record_stats(ctx, user, seconds)
-    ctx.store.audit(user.name, "submission", f"{'gold' if shown.is_gold else 'review'} {shown.key} "
-                    f"{checked.verdict} {seconds}s")
+    stats = _stats(ctx, user)
+    stats["n"] += 1
+    stats["recent"] = (stats["recent"] + [seconds])[-PACE_WINDOW:]
+    ctx.store.finish_slot(user.name, shown.key, shown.item_id, stats_key=STATS_KEY, stats=stats, event="submission",
+                          detail=f"{'gold' if shown.is_gold else 'review'} {shown.key} {checked.verdict} {seconds}s",
+                          ip=client_ip(request.scope))
     return _redirect("/review/next?notice=submitted")
 
 

@@ -334,9 +334,21 @@ class AppStore:
     def audit(self, user: str | None, event: str, detail: str = "", ip: str | None = None) -> None:
         """Append one audit row (ASVS 7.1/7.2: who, what, when, from where; never a password)."""
         with self._write() as conn:
-            conn.execute(insert(audit_log).values(at=time.time(), user_name=None if user is None else user[:200],
-                                                  event=event[:40], detail=detail[:MAX_DETAIL],
-                                                  ip=None if ip is None else ip[:64]))
+            _audit_row(conn, user, event, detail, ip)
+
+    def finish_slot(self, user: str, key: str, item_id: str | None, *, stats_key: str,
+                    stats: dict[str, Any], event: str, detail: str, ip: str | None = None) -> None:
+        """After a submission, in ONE transaction: drop the slot's draft and skip, give back the
+        item's lease, store the reviewer's running statistics under ``stats_key`` and append the
+        audit row (one commit instead of five on the busiest route)."""
+        body = json.dumps(stats, ensure_ascii=False, sort_keys=True)
+        with self._write() as conn:
+            conn.execute(delete(drafts).where(drafts.c.user_name == user, drafts.c.slot_key.in_([key, stats_key])))
+            conn.execute(insert(drafts).values(user_name=user, slot_key=stats_key, body=body, updated_at=time.time()))
+            conn.execute(delete(skips).where(skips.c.user_name == user, skips.c.slot_key == key))
+            if item_id is not None:
+                conn.execute(delete(leases).where(leases.c.item_id == item_id, leases.c.user_name == user))
+            _audit_row(conn, user, event, detail, ip)
 
     def recent_audit(self, limit: int = 50, *, event: str | None = None) -> list[AuditRow]:
         """The newest audit rows first (optionally of one event)."""
@@ -436,3 +448,9 @@ class AppStore:
         with self._read() as conn:
             return [str(i) for i in conn.execute(select(leases.c.item_id).where(
                 leases.c.user_name == user, leases.c.expires_at > time.time())).scalars()]
+
+
+def _audit_row(conn: Connection, user: str | None, event: str, detail: str, ip: str | None) -> None:
+    conn.execute(insert(audit_log).values(at=time.time(), user_name=None if user is None else user[:200],
+                                          event=event[:40], detail=detail[:MAX_DETAIL],
+                                          ip=None if ip is None else ip[:64]))
