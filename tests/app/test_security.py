@@ -411,3 +411,25 @@ def test_settings_from_env(tmp_path: Path) -> None:
 def test_secret_never_in_the_repository() -> None:
     repo = Path(__file__).resolve().parents[2]
     assert not list(repo.glob("**/*.app-secret")) and not (repo / "app-secret").exists()
+
+
+def test_no_raw_sql_in_the_app_or_the_rating_store() -> None:
+    """ASVS 5.3.4: queries are SQLAlchemy expressions with bound parameters; nothing in the app or
+    the rating store hands SQL text to the database (no ``text(…)``, no driver-level strings)."""
+    import ast
+
+    root = Path(__file__).resolve().parents[2] / "src" / "safemed"
+    offenders = []
+    for path in [*(root / "app").rglob("*.py"), *(root / "ratings").rglob("*.py")]:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("sqlalchemy"):
+                offenders += [f"{path.name}: imports {alias.name}" for alias in node.names
+                              if alias.name in {"text", "literal_column", "TextClause"}]
+            if isinstance(node, ast.Attribute) and node.attr in {"exec_driver_sql", "text"} and \
+                    isinstance(node.value, ast.Name) and node.value.id in {"sa", "sqlalchemy", "conn", "connection"}:
+                offenders.append(f"{path.name}:{node.lineno}: {node.value.id}.{node.attr}")
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "execute" \
+                    and node.args and isinstance(node.args[0], ast.Constant | ast.JoinedStr):
+                offenders.append(f"{path.name}:{node.lineno}: execute() of a string")
+    assert offenders == []
