@@ -182,8 +182,8 @@ class Ledger:
                 readmodel.project(conn, list(zip(range(builder.size - len(batch), builder.size), batch, strict=True)))
             if builder.size > start:
                 readmodel.set_size(conn, builder.size)
-                if sign:
-                    self._sign(conn, builder.size)
+                if sign:  # the builder's frontier is the new tree's right edge: its root needs no lookup
+                    self._sign(conn, builder.size, builder.root())
             return range(start, builder.size)
 
     def _require_keys(self) -> LedgerKeys:
@@ -199,12 +199,14 @@ class Ledger:
             raise LedgerError(f"this ledger was created with key {stored.hex()[:16]}…, not the key in "
                               f"{self.keys.path}")
 
-    def _sign(self, conn: Connection, size: int) -> Checkpoint:
+    def _sign(self, conn: Connection, size: int, root: bytes | None = None) -> Checkpoint:
+        """Sign the tree of ``size`` events (``root``: its Merkle root when the caller has it)."""
         keys = self._require_keys()
         latest = self._latest_checkpoint(conn)
         if latest is not None and latest.tree_size == size and latest.key_id == keys.key_id:
             return latest
-        root = subtrees.root(conn, size)
+        if root is None:
+            root = subtrees.root(conn, size)
         cp = sign_checkpoint(keys, self.origin, size, root, utc_now())
         conn.execute(checkpoints.insert().values(tree_size=size, root_hash=root, origin=cp.origin,
                                                  key_id=cp.key_id, signature=cp.signature,
