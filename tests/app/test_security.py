@@ -433,3 +433,17 @@ def test_no_raw_sql_in_the_app_or_the_rating_store() -> None:
                     and node.args and isinstance(node.args[0], ast.Constant | ast.JoinedStr):
                 offenders.append(f"{path.name}:{node.lineno}: execute() of a string")
     assert offenders == []
+
+
+def test_an_unhandled_error_is_a_plain_500_with_the_security_headers(app: Any) -> None:
+    """A bug in a route must not leak a traceback or drop the CSP and framing headers."""
+    def boom() -> None:
+        raise RuntimeError("secret internals")
+
+    app.add_api_route("/boom-for-test", boom)
+    with TestClient(app) as client:
+        response = client.get("/boom-for-test")
+    assert response.status_code == 500
+    assert "secret internals" not in response.text and "Traceback" not in response.text
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    assert response.headers["x-content-type-options"] == "nosniff"

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -188,6 +189,13 @@ def _header(scope: Scope, wanted: bytes) -> str | None:
     return None
 
 
+_log = logging.getLogger("safemed.app")
+
+ERROR_PAGE = ("<!doctype html><html lang=\"en\"><title>safemed: error</title><h1>Something went wrong</h1>"
+              "<p>The error has been logged. Nothing you submitted was half-written: go back and try again.</p>"
+              "<p lang=\"zh-Hans\">出现错误，已记录。提交的内容不会只写入一半：请返回重试。</p></html>")
+
+
 async def _plain(send: Send, status: int, body: str, extra: list[tuple[bytes, bytes]] | None = None) -> None:
     payload = body.encode("utf-8")
     headers = [(b"content-type", b"text/html; charset=utf-8"), (b"content-length", str(len(payload)).encode()),
@@ -208,16 +216,27 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, send)
             return
         static = str(scope.get("path", "")).startswith("/static/")
+        started = False
 
         async def with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"cache-control" or static]
                 headers += list(SECURITY_HEADERS)
                 headers.append((b"cache-control", b"public, max-age=3600" if static else b"no-store"))
                 message["headers"] = headers
             await send(message)
 
-        await self.app(scope, receive, with_headers)
+        try:
+            await self.app(scope, receive, with_headers)
+        except Exception:
+            if started:
+                raise
+            # An unhandled error still gets a plain page WITH the security headers (the server's own
+            # error page, outside this middleware, would lack them); the traceback goes to the log only.
+            _log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            await _plain(with_headers, 500, ERROR_PAGE)
 
 
 class SessionMiddleware:
