@@ -307,10 +307,13 @@ def _touch(ctx: AppContext, user: User, shown: Shown, form: FormInput | None) ->
     return draft
 
 
-def _touched(ctx: AppContext, user: User, shown: Shown, form: FormInput | None) -> dict[str, Any]:
-    """The draft with the time since the last action counted (capped) and the form in it (not saved)."""
+def _touched(ctx: AppContext, user: User, shown: Shown, form: FormInput | None,
+             saved: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The draft with the time since the last action counted (capped) and the form in it (not
+    saved); ``saved``: the stored draft when the caller has read it already."""
     now = time.time()
-    draft = ctx.store.get_draft(user.name, shown.key) or {"opened_at": now, "spent": 0.0, "touched": now}
+    draft = saved if saved is not None else ctx.store.get_draft(user.name, shown.key)
+    draft = draft or {"opened_at": now, "spent": 0.0, "touched": now}
     touched = float(draft.get("touched") or now)
     draft["spent"] = float(draft.get("spent") or 0.0) + min(max(0.0, now - touched), _cap(ctx))
     draft["touched"] = now
@@ -324,8 +327,8 @@ def seconds_spent(draft: Mapping[str, Any]) -> int:
     return max(0, round(float(draft.get("spent") or 0.0)))
 
 
-def _stats(ctx: AppContext, user: User) -> dict[str, Any]:
-    data = ctx.store.get_draft(user.name, STATS_KEY) or {}
+def _stats(ctx: AppContext, user: User, saved: dict[str, Any] | None = None) -> dict[str, Any]:
+    data = (saved if saved is not None else ctx.store.get_draft(user.name, STATS_KEY)) or {}
     recent = [int(s) for s in data.get("recent", []) if isinstance(s, int | float)]
     return {"n": int(data.get("n") or 0), "recent": recent[-PACE_WINDOW:]}
 
@@ -507,7 +510,8 @@ async def submit(request: Request, token: str, user: Annotated[User, REVIEWER]) 
     if checked is None:
         _touch(ctx, user, shown, form)
         return _item_page(request, user, token, shown, form, problems=problems, status=400)
-    draft = _touched(ctx, user, shown, form)  # saved only if the submission does not go through
+    saved = ctx.store.get_drafts(user.name, [shown.key, STATS_KEY])  # one read for the draft and the pace
+    draft = _touched(ctx, user, shown, form, saved.get(shown.key, {}))  # saved only if the submission fails
     seconds = seconds_spent(draft)
     try:
         created = _record(ctx, user, shown, checked, seconds)
@@ -521,7 +525,7 @@ async def submit(request: Request, token: str, user: Annotated[User, REVIEWER]) 
         if shown.item_id is not None:
             ctx.store.release(shown.item_id, user.name)
         return _redirect("/review/next?notice=already_submitted")
-    stats = _stats(ctx, user)
+    stats = _stats(ctx, user, saved.get(STATS_KEY, {}))
     stats["n"] += 1
     stats["recent"] = (stats["recent"] + [seconds])[-PACE_WINDOW:]
     ctx.store.finish_slot(user.name, shown.key, shown.item_id, stats_key=STATS_KEY, stats=stats, event="submission",

@@ -378,6 +378,18 @@ class AppStore:
         data = json.loads(body)
         return data if isinstance(data, dict) else None
 
+    def get_drafts(self, user: str, keys: list[str]) -> dict[str, dict[str, Any]]:
+        """The saved drafts of ``user`` for several keys in one query (key → draft; absent keys left out)."""
+        with self._read() as conn:
+            rows = conn.execute(select(drafts.c.slot_key, drafts.c.body).where(drafts.c.user_name == user,
+                                                                               drafts.c.slot_key.in_(keys))).all()
+        found: dict[str, dict[str, Any]] = {}
+        for key, body in rows:
+            data = json.loads(body)
+            if isinstance(data, dict):
+                found[str(key)] = data
+        return found
+
     def drop_draft(self, user: str, key: str) -> None:
         """Forget a draft (after its submission)."""
         with self._write() as conn:

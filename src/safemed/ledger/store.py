@@ -200,12 +200,14 @@ class Ledger:
                               f"{self.keys.path}")
 
     def _sign(self, conn: Connection, size: int, root: bytes | None = None) -> Checkpoint:
-        """Sign the tree of ``size`` events (``root``: its Merkle root when the caller has it)."""
+        """Sign the tree of ``size`` events. ``root``: its Merkle root, given by an append that just
+        grew the tree to ``size`` (so no checkpoint of that size can exist yet); without it, the
+        latest checkpoint is reused when it already covers ``size``."""
         keys = self._require_keys()
-        latest = self._latest_checkpoint(conn)
-        if latest is not None and latest.tree_size == size and latest.key_id == keys.key_id:
-            return latest
         if root is None:
+            latest = self._latest_checkpoint(conn)
+            if latest is not None and latest.tree_size == size and latest.key_id == keys.key_id:
+                return latest
             root = subtrees.root(conn, size)
         cp = sign_checkpoint(keys, self.origin, size, root, utc_now())
         conn.execute(checkpoints.insert().values(tree_size=size, root_hash=root, origin=cp.origin,
