@@ -32,7 +32,7 @@ from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, func, select
 
-from safemed.curate.assign import norm
+from safemed.curate.assign import norm, open_assignments, queue_size
 from safemed.curate.reviews import review_records
 from safemed.curate.view import EXCLUDED, HAS_ITEM, OPEN, CurationView, I, append_consistent
 from safemed.errors import DataError
@@ -65,8 +65,8 @@ class Slot:
     order: int
 
 
-def _assignment_slot(row: Any) -> Slot:
-    return Slot(f"a{row.seq}", row.item_id, row.trace_id, row.specialty, True, int(row.seq))
+def _assignment_slot(row: Mapping[str, Any]) -> Slot:
+    return Slot(f"a{row['seq']}", row["item_id"], row["trace_id"], row["specialty"], True, int(row["seq"]))
 
 
 def _claim_slot(row: Any) -> Slot:
@@ -101,12 +101,6 @@ def _claim_rows(view: CurationView, pseudonym: str, specialties: Collection[str]
     return list(heapq.merge(*ranges, key=lambda row: int(row.ord)))[:limit]
 
 
-def _own_rows(view: CurationView, pseudonym: str, limit: int) -> list[Any]:
-    stmt = (select(A.seq, A.item_id, A.trace_id, A.specialty)
-            .where(A.reviewer == pseudonym, A.state == "open").order_by(A.seq).limit(limit))
-    return list(view.execute(stmt).all())
-
-
 def reviewer_queue(view: CurationView, pseudonym: str, specialties: Collection[str], *, per_item: int = 2,
                    limit: int = 20, held: Mapping[str, int] | None = None, skip: Collection[str] = (),
                    claim: bool = True) -> list[Slot]:
@@ -117,7 +111,7 @@ def reviewer_queue(view: CurationView, pseudonym: str, specialties: Collection[s
     held = held or {}
     skipped = set(skip)
     extra = len(skipped) + len(held)
-    slots = [_assignment_slot(row) for row in _own_rows(view, pseudonym, limit + len(skipped))]
+    slots = [_assignment_slot(row) for row in open_assignments(view, pseudonym, limit=limit + len(skipped))]
     if claim and per_item > 0:
         for row in _claim_rows(view, pseudonym, specialties, per_item, limit + extra):
             if int(row.n_assigned_accepted) + held.get(row.item_id, 0) < per_item:
@@ -137,8 +131,7 @@ def queue_remaining(view: CurationView, pseudonym: str, specialties: Collection[
     ``cap`` are counted — each counted slot costs a row lookup, so an exact count over a large
     specialty would be a scan (``cap=None`` counts them all). A result of ``open + cap`` or more
     therefore means "at least"."""
-    own = view.execute(select(func.count()).select_from(cur_assignments)
-                       .where(A.reviewer == pseudonym, A.state == "open")).scalar_one()
+    own = queue_size(view, pseudonym)
     claimable = 0
     if claim:
         for specialty in _keys(specialties):
@@ -170,7 +163,7 @@ def resolve_slot(view: CurationView, key: str, pseudonym: str, specialties: Coll
     if kind == "a":
         row = view.execute(select(A.seq, A.item_id, A.trace_id, A.specialty)
                            .where(A.seq == number, A.reviewer == pseudonym, A.state == "open")).first()
-        return None if row is None else _assignment_slot(row)
+        return None if row is None else _assignment_slot(row._mapping)
     specs = _keys(specialties)
     if not claim or not specs:
         return None
