@@ -467,8 +467,7 @@ def _diff_context(shown: Shown, form: FormInput) -> dict[str, Any]:
 def _unavailable(ctx: AppContext, user: User, ref: SlotRef) -> Response:
     """The reviewer's own token names something no longer open to them: drop its draft and skip
     and go on (submitted in another tab, reviewers filled, item closed)."""
-    ctx.store.drop_draft(user.name, ref.key)
-    ctx.store.unskip(user.name, ref.key)
+    ctx.store.clear_slot(user.name, ref.key)
     return _redirect("/review/next?notice=unavailable")
 
 
@@ -520,10 +519,7 @@ async def submit(request: Request, token: str, user: Annotated[User, REVIEWER]) 
         return _item_page(request, user, token, shown, form, status=400,
                           problems=[Problem("review.error.rejected", {"problem": exc.problem})])
     if not created:
-        ctx.store.drop_draft(user.name, shown.key)
-        ctx.store.unskip(user.name, shown.key)
-        if shown.item_id is not None:
-            ctx.store.release(shown.item_id, user.name)
+        ctx.store.clear_slot(user.name, shown.key, shown.item_id)
         return _redirect("/review/next?notice=already_submitted")
     stats = _stats(ctx, user, saved.get(STATS_KEY, {}))
     stats["n"] += 1

@@ -343,12 +343,16 @@ class AppStore:
         audit row (one commit instead of five on the busiest route)."""
         body = json.dumps(stats, ensure_ascii=False, sort_keys=True)
         with self._write() as conn:
-            conn.execute(delete(drafts).where(drafts.c.user_name == user, drafts.c.slot_key.in_([key, stats_key])))
+            _clear_slot(conn, user, key, item_id)
+            conn.execute(delete(drafts).where(drafts.c.user_name == user, drafts.c.slot_key == stats_key))
             conn.execute(insert(drafts).values(user_name=user, slot_key=stats_key, body=body, updated_at=time.time()))
-            conn.execute(delete(skips).where(skips.c.user_name == user, skips.c.slot_key == key))
-            if item_id is not None:
-                conn.execute(delete(leases).where(leases.c.item_id == item_id, leases.c.user_name == user))
             _audit_row(conn, user, event, detail, ip)
+
+    def clear_slot(self, user: str, key: str, item_id: str | None = None) -> None:
+        """Forget ``user``'s draft and skip of slot ``key`` and give back their lease of ``item_id``
+        (the slot is done or gone), in one transaction."""
+        with self._write() as conn:
+            _clear_slot(conn, user, key, item_id)
 
     def recent_audit(self, limit: int = 50, *, event: str | None = None) -> list[AuditRow]:
         """The newest audit rows first (optionally of one event)."""
@@ -466,3 +470,10 @@ def _audit_row(conn: Connection, user: str | None, event: str, detail: str, ip: 
     conn.execute(insert(audit_log).values(at=time.time(), user_name=None if user is None else user[:200],
                                           event=event[:40], detail=detail[:MAX_DETAIL],
                                           ip=None if ip is None else ip[:64]))
+
+
+def _clear_slot(conn: Connection, user: str, key: str, item_id: str | None) -> None:
+    conn.execute(delete(drafts).where(drafts.c.user_name == user, drafts.c.slot_key == key))
+    conn.execute(delete(skips).where(skips.c.user_name == user, skips.c.slot_key == key))
+    if item_id is not None:
+        conn.execute(delete(leases).where(leases.c.item_id == item_id, leases.c.user_name == user))
