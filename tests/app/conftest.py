@@ -99,6 +99,23 @@ def app_env(tmp_path: Path, _demo_template: tuple[Path, dict[str, Any] | None],
 
 
 @pytest.fixture
+def pg_app_env(pg_url: str, tmp_path: Path) -> Iterator[Any]:
+    """An AppContext on a fresh PostgreSQL schema with the demo built for the fixture reviewers
+    and the users of :data:`USERS`."""
+    from safemed.app.context import build_context
+    from safemed.curate.demo import build_demo
+    from safemed.ledger.keys import LedgerKeys
+
+    ctx = build_context(make_settings(pg_url, LedgerKeys.generate().save(tmp_path / "pg-keys" / "ledger.key")))
+    try:
+        build_demo(ctx.ledger, ctx.keys, [(n, s) for n, (role, s) in USERS.items() if role == "reviewer"])
+        add_users(ctx)
+        yield ctx
+    finally:
+        ctx.close()
+
+
+@pytest.fixture
 def app(app_env: Any) -> Any:
     """The FastAPI app on ``app_env``."""
     from safemed.app.factory import create_app

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +17,7 @@ from fastapi.testclient import TestClient
 from safemed.curate import casebook, workbench
 from safemed.curate.view import open_view
 
-from .conftest import SPECIALTY, add_users, make_settings
+from .conftest import SPECIALTY
 
 Client = Callable[[str], TestClient]
 
@@ -251,33 +250,24 @@ def _ord(view: Any, item_id: str) -> int:
     return int(view.execute(select(I.ord).where(I.item_id == item_id)).scalar_one())
 
 
-def test_adjudication_on_postgresql(pg_url: str, tmp_path: Path) -> None:
+def test_adjudication_on_postgresql(pg_app_env: Any) -> None:
     """The same decision flow against PostgreSQL: queue, case, one decision, an idempotent repeat."""
-    from safemed.app.context import build_context
     from safemed.app.factory import create_app
-    from safemed.curate.demo import build_demo
-    from safemed.ledger.keys import LedgerKeys
 
-    from .conftest import USERS, login
+    from .conftest import login
 
-    key_path = LedgerKeys.generate().save(tmp_path / "ledger.key")
-    ctx = build_context(make_settings(pg_url, key_path))
-    try:
-        build_demo(ctx.ledger, ctx.keys, [(n, s) for n, (role, s) in USERS.items() if role == "reviewer"])
-        add_users(ctx)
-        with TestClient(create_app(ctx)) as client:
-            assert login(client, "adj1").status_code == 303
-            page = client.get("/adjudicate")
-            assert page.status_code == 200
-            item = queue_ids(ctx)[-1]
-            case_page = client.get(f"/adjudicate/{item}")
-            token = re.search(r'name="csrf_token" value="([^"]+)"', case_page.text)
-            assert token is not None
-            form = {"csrf_token": token.group(1), "decision": "reject", "reason": "panel: reject on PostgreSQL"}
-            size = ctx.ledger.size()
-            assert client.post(f"/adjudicate/{item}", data=form, follow_redirects=False).status_code == 303
-            assert client.post(f"/adjudicate/{item}", data=form, follow_redirects=False).status_code == 303
-            assert ctx.ledger.size() == size + 1
-            assert kinds_for(ctx, item).count("adjudicated") == 1
-    finally:
-        ctx.close()
+    ctx = pg_app_env
+    with TestClient(create_app(ctx)) as client:
+        assert login(client, "adj1").status_code == 303
+        page = client.get("/adjudicate")
+        assert page.status_code == 200
+        item = queue_ids(ctx)[-1]
+        case_page = client.get(f"/adjudicate/{item}")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', case_page.text)
+        assert token is not None
+        form = {"csrf_token": token.group(1), "decision": "reject", "reason": "panel: reject on PostgreSQL"}
+        size = ctx.ledger.size()
+        assert client.post(f"/adjudicate/{item}", data=form, follow_redirects=False).status_code == 303
+        assert client.post(f"/adjudicate/{item}", data=form, follow_redirects=False).status_code == 303
+        assert ctx.ledger.size() == size + 1
+        assert kinds_for(ctx, item).count("adjudicated") == 1

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +19,7 @@ from safemed.curate import workbench
 from safemed.curate.view import open_view
 from safemed.ratings import Unit
 
-from .conftest import SPECIALTY, add_users, make_settings
+from .conftest import SPECIALTY
 
 Client = Callable[[str], TestClient]
 
@@ -222,30 +221,22 @@ def test_gold_accuracy_is_shown_per_reviewer(client_for: Client, app_env: Any) -
     assert re.search(r"\((0|1)/1;", row.group(1))  # correct/answered, then the Wilson interval
 
 
-def test_dashboard_on_postgresql(pg_url: str, tmp_path: Path) -> None:
+def test_dashboard_on_postgresql(pg_app_env: Any) -> None:
     """Dashboard, live fragment and verify on PostgreSQL."""
-    from safemed.app.context import build_context
     from safemed.app.factory import create_app
-    from safemed.curate.demo import build_demo
-    from safemed.ledger.keys import LedgerKeys
 
-    from .conftest import USERS, login
+    from .conftest import login
 
-    ctx = build_context(make_settings(pg_url, LedgerKeys.generate().save(tmp_path / "ledger.key")))
-    try:
-        build_demo(ctx.ledger, ctx.keys, [(n, s) for n, (role, s) in USERS.items() if role == "reviewer"])
-        add_users(ctx)
-        with TestClient(create_app(ctx)) as client:
-            assert login(client, "admin1").status_code == 303
-            page = client.get("/admin")
-            assert page.status_code == 200
-            reviewed = cell(page.text, f'data-specialty="{SPECIALTY}"', "reviewed")
-            submit_one_review(ctx)
-            fragment = client.get("/admin/fragment/progress").text
-            assert cell(fragment, f'data-specialty="{SPECIALTY}"', "reviewed") == reviewed + 1
-            token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-            assert token is not None
-            verify = client.post("/admin/verify", data={"csrf_token": token.group(1)})
-            assert verify.status_code == 200 and "The ledger verifies" in verify.text
-    finally:
-        ctx.close()
+    ctx = pg_app_env
+    with TestClient(create_app(ctx)) as client:
+        assert login(client, "admin1").status_code == 303
+        page = client.get("/admin")
+        assert page.status_code == 200
+        reviewed = cell(page.text, f'data-specialty="{SPECIALTY}"', "reviewed")
+        submit_one_review(ctx)
+        fragment = client.get("/admin/fragment/progress").text
+        assert cell(fragment, f'data-specialty="{SPECIALTY}"', "reviewed") == reviewed + 1
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert token is not None
+        verify = client.post("/admin/verify", data={"csrf_token": token.group(1)})
+        assert verify.status_code == 200 and "The ledger verifies" in verify.text

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,7 +20,7 @@ from safemed.curate import workbench
 from safemed.curate.view import open_view
 from safemed.records.curation import RUBRIC_DIMENSIONS
 
-from .conftest import PASSWORD, SECRET, add_users, login, make_settings
+from .conftest import PASSWORD, SECRET, login
 
 TOKEN_LINK = re.compile(r'href="/review/([A-Za-z0-9_\-]{40,})"')
 
@@ -483,22 +482,14 @@ def test_pages_in_chinese(app_env: Any, client_for: Any) -> None:
 # -- PostgreSQL: the submit path ----------------------------------------------------------------------
 
 @pytest.fixture
-def pg_client(pg_url: str, tmp_path: Path) -> Iterator[tuple[Any, TestClient]]:
+def pg_client(pg_app_env: Any) -> Iterator[tuple[Any, TestClient]]:
     from safemed.app import factory
-    from safemed.app.context import build_context
-    from safemed.curate.demo import build_demo
-    from safemed.ledger.keys import LedgerKeys
 
-    key_path = LedgerKeys.generate().save(tmp_path / "keys" / "ledger.key")
-    ctx = build_context(make_settings(pg_url, key_path))
-    build_demo(ctx.ledger, ctx.keys, [("rev1", ["cardiology"]), ("rev2", ["cardiology"])])
-    add_users(ctx)
-    with TestClient(factory.create_app(ctx)) as client:
+    with TestClient(factory.create_app(pg_app_env)) as client:
         assert login(client, "rev1").status_code == 303
         client.csrf = re.search(r'name="csrf-token" content="([^"]+)"',  # type: ignore[attr-defined]
                                 client.get("/queue").text).group(1)  # type: ignore[union-attr]
-        yield ctx, client
-    ctx.close()
+        yield pg_app_env, client
 
 
 def test_submit_on_postgresql(pg_client: tuple[Any, TestClient]) -> None:
