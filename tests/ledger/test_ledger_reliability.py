@@ -11,7 +11,7 @@ import pytest
 from safemed.ledger import Ledger, load_keys
 
 from .factory import item_events
-from .workers import append_reviews
+from .workers import append_reviews, open_fresh_sqlite
 
 WRITERS, ROUNDS = 10, 15
 REPO = Path(__file__).resolve().parents[2]
@@ -68,3 +68,21 @@ def test_sigkill_mid_import_leaves_ledger_unchanged(db_url: str, key_file: Path,
         assert ledger.append(item_events(7)) == range(12, 16)  # the lock was released
         ledger.checkpoint()
         assert ledger.verify().ok
+
+
+def test_processes_opening_a_fresh_sqlite_file_at_once_all_connect(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The WAL switch on a new file needs it alone; the others wait instead of "database is locked"
+    (seen in CI when four app workers started on a fresh file). Ten rounds of twelve processes."""
+    _importable_tests(monkeypatch)
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    for round_ in range(10):
+        url = f"sqlite:///{tmp_path / f'fresh{round_}.db'}"
+        barrier = ctx.Barrier(12)
+        procs = [ctx.Process(target=open_fresh_sqlite, args=(url, barrier)) for _ in range(12)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(timeout=60)
+        assert [p.exitcode for p in procs] == [0] * 12, f"round {round_}"

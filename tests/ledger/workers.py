@@ -37,3 +37,16 @@ def killed_import(url: str) -> None:
 
 if __name__ == "__main__":
     killed_import(sys.argv[1])
+
+
+def open_fresh_sqlite(url: str, barrier: Any) -> None:
+    """Open a connection on a fresh SQLite file at the same moment as the other children."""
+    from sqlalchemy import text
+
+    from safemed.ledger.db import make_engine
+
+    engine = make_engine(url)
+    barrier.wait(timeout=60)
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+    engine.dispose()
