@@ -1,0 +1,1 @@
+"""Tests of safemed.train (tiny random model, real training on the CPU)."""
