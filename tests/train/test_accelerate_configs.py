@@ -111,3 +111,54 @@ def test_fsdp_plugin_builds(monkeypatch: pytest.MonkeyPatch) -> None:
     assert plugin.backward_prefetch == BackwardPrefetch.BACKWARD_PRE
     assert plugin.use_orig_params is True
     assert env["FSDP_SYNC_MODULE_STATES"] == "true" and env["FSDP_CPU_RAM_EFFICIENT_LOADING"] == "true"
+
+
+EXAMPLES = {"sft.yaml": "sft", "sft-32b.yaml": "sft", "grpo.yaml": "grpo", "grpo-32b.yaml": "grpo"}
+
+
+def test_every_example_is_tested() -> None:
+    assert sorted(p.name for p in EXAMPLES_DIR.glob("*.yaml")) == sorted(EXAMPLES)
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_example_config_loads(name: str) -> None:
+    from safemed.train.config import GrpoConfig, SftConfig, load_config
+
+    cls: type[SftConfig] | type[GrpoConfig] = SftConfig if EXAMPLES[name] == "sft" else GrpoConfig
+    cfg = load_config(cls, EXAMPLES_DIR / name, {})
+    assert isinstance(cfg.learning_rate, float)  # "2e-4" without a dot would be a YAML string
+    if cfg.accelerate_config is not None:
+        assert (REPO / cfg.accelerate_config).is_file()
+    if isinstance(cfg, SftConfig):
+        assert {d.kind for d in cfg.datasets} == {"curated", "msb-demonstrations"}
+        assert cfg.trust_weighting == "mean"
+    else:
+        assert cfg.beta == 0.04
+        assert any(d.kind == "redteam" for d in cfg.prompts) and cfg.include_benign_twins
+        names = {r.name for r in cfg.rewards}
+        assert {"judge", "helpfulness", "format"} <= names
+        # one policy-sized batch of completions holds whole groups
+        assert cfg.per_device_train_batch_size % cfg.num_generations == 0
+
+
+def test_laptop_examples_run_on_cpu_with_the_rules_judge() -> None:
+    from safemed.train.config import GrpoConfig, SftConfig, load_config
+
+    sft = load_config(SftConfig, EXAMPLES_DIR / "sft.yaml", {})
+    grpo = load_config(GrpoConfig, EXAMPLES_DIR / "grpo.yaml", {})
+    assert sft.model == "local/default" and sft.use_cpu and grpo.use_cpu
+    assert grpo.model == sft.output_dir  # GRPO starts from the SFT output
+    assert grpo.num_generations == 4
+    assert {r.judge for r in grpo.rewards if r.name in ("judge", "helpfulness")} == {"refusal=rules"}
+
+
+def test_paper_examples_use_vllm_server_mode_and_a_three_judge_panel() -> None:
+    from safemed.train.config import GrpoConfig, SftConfig, load_config
+
+    sft = load_config(SftConfig, EXAMPLES_DIR / "sft-32b.yaml", {})
+    grpo = load_config(GrpoConfig, EXAMPLES_DIR / "grpo-32b.yaml", {})
+    assert "Qwen3-32B" in sft.model and sft.bf16 and sft.lora and sft.lora_r == 64
+    assert grpo.model == sft.output_dir and grpo.bf16
+    assert (grpo.use_vllm, grpo.vllm_mode) == (True, "server")
+    judges = [r.judge for r in grpo.rewards if r.name == "judge"]
+    assert len(judges) == 3 and all(j is not None and j.startswith("msb=openai/") for j in judges)
