@@ -1,7 +1,8 @@
 """Model specs: ``<backend>/<rest>`` → a :class:`~safemed.backends.base.Backend`.
 
-``openai/NAME@URL``, ``local/default`` | ``local/PATH`` and ``replay/PATH`` (recorded responses)
-are built in. Backend kinds are a plain
+``openai/NAME@URL``, ``local/default`` | ``local/PATH``, ``replay/PATH`` (recorded responses)
+and ``rules`` (no model: the deterministic refusal rules' judge, ``--judge refusal=rules``; see
+:mod:`safemed.backends.rules`) are built in. Backend kinds are a plain
 dict of name → factory; a dotted path (``package.module:factory``) names a user's own factory,
 which receives ``(spec, rest)`` and returns a Backend. An unknown kind lists the valid ones.
 """
@@ -16,6 +17,7 @@ from safemed.backends.base import Backend
 from safemed.backends.local import local_backend
 from safemed.backends.openai import OpenAIBackend
 from safemed.backends.replay import ReplayBackend
+from safemed.backends.rules import RULES_SPEC, rules_backend
 from safemed.errors import ConfigError, UnknownNameError
 from safemed.naming import import_dotted
 
@@ -37,7 +39,10 @@ BACKENDS: dict[str, Factory] = {
                                                             timeout=o.timeout, pool_size=o.pool_size),
     "local": lambda spec, rest, o: local_backend(spec, rest, parallel=o.local_parallel),
     "replay": lambda spec, rest, o: ReplayBackend(spec, Path(rest).expanduser()),
+    RULES_SPEC: lambda spec, rest, o: rules_backend(spec, rest),
 }
+NO_MODEL_NAME = frozenset({RULES_SPEC})
+"""Kinds whose spec may be the bare kind (``rules``): they serve no named model."""
 
 
 def _dotted(name: str) -> Factory | None:
@@ -52,6 +57,8 @@ def build_backend(spec: str, options: BackendOptions | None = None) -> Backend:
     """Parse a model spec and construct its backend (no network traffic happens here)."""
     options = options or BackendOptions()
     kind, sep, rest = spec.partition("/")
+    if kind in NO_MODEL_NAME:
+        return BACKENDS[kind](spec, rest, options)
     if not sep or not rest:
         raise ConfigError(f"model spec {spec!r} must look like <backend>/<model>, "
                           f"e.g. local/default or openai/NAME@http://127.0.0.1:8000/v1")

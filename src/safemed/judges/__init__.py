@@ -10,8 +10,8 @@ from safemed.judges.harm import harm_binary_judge, harm_judge
 from safemed.judges.msb import AMA_PRINCIPLES, MSB_SCALE, msb_judge, msb_zh_judge
 from safemed.judges.panel import JudgeScore, Panel, PanelItem, PanelScore, judge_once
 from safemed.judges.parse import MarkerLabel, MarkerScore
-from safemed.judges.refusal import RefusalPrefilter, refusal_judge
-from safemed.judges.registry import JUDGES, get_judge, parse_judge_option
+from safemed.judges.refusal import RefusalPrefilter, RefusalRules, refusal_judge, refusal_rules_judge
+from safemed.judges.registry import JUDGES, get_judge, judge_for_spec, parse_judge_option
 from safemed.judges.reward import JudgeCallable, as_callable, msb_reward, scale_reward, trl_reward
 from safemed.judges.rubric import Criterion, RubricJudge, rubric_judge, rubric_score, summarise_rubric
 from safemed.judges.summary import summarise_panel
@@ -31,6 +31,7 @@ __all__ = [
     "PanelItem",
     "PanelScore",
     "RefusalPrefilter",
+    "RefusalRules",
     "RoleLabels",
     "RubricJudge",
     "Scale",
@@ -39,12 +40,14 @@ __all__ = [
     "get_judge",
     "harm_binary_judge",
     "harm_judge",
+    "judge_for_spec",
     "judge_once",
     "msb_judge",
     "msb_reward",
     "msb_zh_judge",
     "parse_judge_option",
     "refusal_judge",
+    "refusal_rules_judge",
     "rubric_judge",
     "rubric_score",
     "scale_reward",
