@@ -9,6 +9,13 @@ fully offline. It is a demo model: fluent, often wrong, and a weak judge.
 ``local/PATH`` runs any other model from disk: a ``.gguf`` file (or a folder holding one) through
 llama.cpp, or a Hugging Face folder (``config.json`` + safetensors) through transformers, which
 needs the ``[train]`` extra (torch). Generation parameters are explicit and recorded.
+
+``local/OUT`` or ``local/OUT/model``, where OUT is a ``safemed train`` output (SafeMed-R1 §3: the
+SFT or GRPO model), serves the **model artifact** OUT/model: its ``model.gguf`` through llama.cpp
+when the trainer wrote one (several times faster on a CPU: ``benchmarks/trained_eval_speed.py``),
+else its HF folder through transformers. The served file's sha256 is checked against the
+artifact's manifest, and the artifact (id, path, weights sha256) is part of the backend's
+identity, so a run manifest names the exact model it evaluated.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import importlib.util
+import json
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +31,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from safemed.artifacts import MANIFEST, read_manifest
 from safemed.backends.base import Backend, Completion, GenerationParams, RequestRejected, Usage
 from safemed.errors import BackendError, ConfigError
 from safemed.records import ChatMessage
@@ -44,11 +53,72 @@ def default_model_path() -> Path:
     return path
 
 
+#: the artifact kind of a trained model folder (``safemed train``'s OUT/model)
+MODEL_KIND = "model"
+#: the GGUF file name inside a model artifact
+MODEL_GGUF = "model.gguf"
+
+
+def model_artifact_dir(path: Path) -> Path | None:
+    """The model artifact folder named by ``path`` (the folder itself or its ``model/``), or None."""
+    for folder in (path, path / "model"):
+        manifest = folder / MANIFEST
+        if manifest.is_file():
+            try:
+                kind = json.loads(manifest.read_text(encoding="utf-8")).get("kind")
+            except ValueError as exc:
+                raise ConfigError(f"{manifest}: not JSON ({exc})") from exc
+            if kind == MODEL_KIND:
+                return folder
+    return None
+
+
+def artifact_info(folder: Path, served: Sequence[Path]) -> dict[str, Any]:
+    """The model artifact as a run manifest records it: id, path, stage, and the sha256 of every
+    served weight file, each checked against the artifact's manifest (a changed or swapped file
+    is a ConfigError naming it, not a silently different model)."""
+    manifest = read_manifest(folder)
+    recorded = {o.path: o.sha256 for o in manifest.outputs}
+    weights = []
+    for file in served:
+        name = file.relative_to(folder).as_posix()
+        sha = file_sha256(file)
+        if name not in recorded:
+            raise ConfigError(f"{folder / MANIFEST} does not list {name}; the artifact is incomplete")
+        if recorded[name] != sha:
+            raise ConfigError(f"{file} does not match its manifest ({folder / MANIFEST}): sha256 {sha[:16]}… "
+                              f"there {recorded[name][:16]}…; the model was changed after training")
+        weights.append({"path": name, "sha256": sha, "bytes": file.stat().st_size})
+    return {"id": manifest.id, "kind": manifest.kind, "path": str(folder.resolve()),
+            "stage": manifest.config.get("stage"), "weights": weights}
+
+
+def artifact_model_name(folder: Path) -> str:
+    """A readable model name for a model artifact: its training output's folder name."""
+    return folder.resolve().parent.name if folder.name == "model" else folder.resolve().name
+
+
+def hf_weight_files(folder: Path) -> list[Path]:
+    """The weight files of an HF folder (safetensors, else .bin)."""
+    return sorted(folder.glob("*.safetensors")) or sorted(folder.glob("*.bin"))
+
+
 def resolve_local(name: str) -> tuple[str, Path]:
-    """Map ``default`` / a path to (format, path) where format is ``gguf`` or ``hf``."""
+    """Map ``default`` / a path to (format, path) where format is ``gguf`` or ``hf``; a model
+    artifact (``safemed train``'s OUT or OUT/model) is its GGUF when present, else its HF folder."""
     if name == "default":
         return "gguf", default_model_path()
     path = Path(name).expanduser()
+    artifact = model_artifact_dir(path) if path.is_dir() else None
+    if artifact is not None:
+        if (artifact / MODEL_GGUF).is_file():
+            return "gguf", artifact / MODEL_GGUF
+        if (artifact / "config.json").is_file():
+            return "hf", artifact
+        raise ConfigError(f"model artifact {artifact} has neither {MODEL_GGUF} nor config.json")
+    if path.is_dir() and (path / MANIFEST).is_file() and (path / "adapter_config.json").is_file():
+        raise ConfigError(f"{path} is a LoRA adapter, not a model; evaluate the merged model "
+                          f"(its training output's model/ folder, written with merge: true)")
     if path.is_file() and path.suffix == ".gguf":
         return "gguf", path
     if path.is_dir():
@@ -76,9 +146,10 @@ class LlamaCppBackend(Backend):
     supports_grammar = True
 
     def __init__(self, spec: str, path: Path, *, parallel: int = 4, threads: int | None = None,
-                 ctx_per_slot: int = 4096) -> None:
+                 ctx_per_slot: int = 4096, artifact: dict[str, Any] | None = None) -> None:
         super().__init__(spec, path.name)
         self.path = path
+        self.artifact = artifact
         self.parallel = max(1, parallel)
         self.max_parallel = self.parallel
         self.threads = threads
@@ -89,14 +160,18 @@ class LlamaCppBackend(Backend):
 
     @cached_property
     def sha256(self) -> str:
+        if self.artifact is not None:
+            return str(self.artifact["weights"][0]["sha256"])
         return file_sha256(self.path)
 
     def identity(self) -> dict[str, Any]:
-        return {"backend": self.kind, "model": self.model, "sha256": self.sha256}
+        found = {"backend": self.kind, "model": self.model, "sha256": self.sha256}
+        return found if self.artifact is None else {**found, "artifact": self.artifact["id"]}
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "path": str(self.path), "engine": "llama.cpp (xllamacpp)",
-                "parallel": self.parallel}
+        described = {**super().describe(), "path": str(self.path), "engine": "llama.cpp (xllamacpp)",
+                     "parallel": self.parallel}
+        return described if self.artifact is None else {**described, "artifact": self.artifact}
 
     def _load(self) -> Any:
         with self._lock:
@@ -150,23 +225,29 @@ class TransformersBackend(Backend):
     kind = "local"
     max_parallel = 1
 
-    def __init__(self, spec: str, path: Path) -> None:
+    def __init__(self, spec: str, path: Path, *, artifact: dict[str, Any] | None = None) -> None:
         super().__init__(spec, path.name)
         self.path = path
+        self.artifact = artifact
         self._model: Any = None
         self._tokenizer: Any = None
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="safemed-hf")
 
-    def identity(self) -> dict[str, Any]:
-        weights = sorted(self.path.glob("*.safetensors")) or sorted(self.path.glob("*.bin"))
+    @cached_property
+    def sha256(self) -> str:
         digest = hashlib.sha256()
-        for file in weights:
+        for file in hf_weight_files(self.path):
             digest.update(file.name.encode() + b"\0" + file_sha256(file).encode())
-        return {"backend": self.kind, "model": self.model, "sha256": digest.hexdigest()}
+        return digest.hexdigest()
+
+    def identity(self) -> dict[str, Any]:
+        found = {"backend": self.kind, "model": self.model, "sha256": self.sha256}
+        return found if self.artifact is None else {**found, "artifact": self.artifact["id"]}
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "path": str(self.path), "engine": "transformers"}
+        described = {**super().describe(), "path": str(self.path), "engine": "transformers"}
+        return described if self.artifact is None else {**described, "artifact": self.artifact}
 
     def _load(self) -> tuple[Any, Any]:
         with self._lock:
@@ -223,6 +304,14 @@ class TransformersBackend(Backend):
 def local_backend(spec: str, rest: str, *, parallel: int = 4) -> Backend:
     """Build the right local backend for ``local/<rest>``."""
     fmt, path = resolve_local(rest)
+    folder = model_artifact_dir(Path(rest).expanduser()) if rest != "default" else None
+    backend: LlamaCppBackend | TransformersBackend
     if fmt == "gguf":
-        return LlamaCppBackend(spec, path, parallel=parallel)
-    return TransformersBackend(spec, path)
+        artifact = artifact_info(folder, [path]) if folder is not None else None
+        backend = LlamaCppBackend(spec, path, parallel=parallel, artifact=artifact)
+    else:
+        artifact = artifact_info(folder, hf_weight_files(path)) if folder is not None else None
+        backend = TransformersBackend(spec, path, artifact=artifact)
+    if folder is not None:
+        backend.model = artifact_model_name(folder)
+    return backend

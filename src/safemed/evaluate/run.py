@@ -356,9 +356,21 @@ class EvalRun:
         manifest.config["judge_engines"] = {k: v for k, v in stats.items() if k != self.model_spec}
         if panels is not None:
             manifest.config["panels"] = panels.describe()
+        manifest.parents.extend(a for a in self.artifact_parents() if a not in manifest.parents)
         write_manifest(out_dir, manifest, outputs=[SAMPLES, RESULTS])
         closed.result()
         return results, stats[self.model_spec]
+
+    def artifact_parents(self) -> list[str]:
+        """The artifact ids of the models this run used (a trained model served from its artifact
+        folder, ``local/OUT``: the evaluated model first), the run manifest's parents, so that
+        ``safemed lineage`` and the report can follow a benchmark number back to its training."""
+        ids = []
+        for spec in [self.model_spec, *(s for s in self.backends if s != self.model_spec)]:
+            artifact = self.backends[spec].describe().get("artifact")
+            if isinstance(artifact, dict) and artifact.get("id") and artifact["id"] not in ids:
+                ids.append(str(artifact["id"]))
+        return ids
 
     def _panels(self, engines: dict[str, RequestEngine]) -> Panels:
         """The judge panels of the safety sets (their modules load only for runs that have some)."""
@@ -374,9 +386,11 @@ class EvalRun:
 
     def _config(self, target: RequestEngine) -> dict[str, Any]:
         es, js = self.engine_settings, self.judge_settings
-        return {"model": target.backend.describe(), "benchmarks": [n for n, _, _ in self.resolved],
-                "items": self.counts, **self.settings.as_dict(), "concurrency": es.concurrency,
-                "max_attempts": es.max_attempts, "timeout_s": es.timeout, "judges": list(js.judges),
+        described = target.backend.describe()
+        return {"model": described, "model_artifact": described.get("artifact"),
+                "benchmarks": [n for n, _, _ in self.resolved], "items": self.counts, **self.settings.as_dict(),
+                "concurrency": es.concurrency, "max_attempts": es.max_attempts, "timeout_s": es.timeout,
+                "judges": list(js.judges),
                 "calibration": None if js.calibration is None else {
                     k: js.calibration.get(k) for k in ("labels", "judge_kind", "threshold", "n_shared")},
                 "max_reparse": js.max_reparse}
