@@ -18,4 +18,5 @@ COMMANDS: dict[str, str] = {
     "app": "safemed.cli.app_cmd:app_command",
     "users": "safemed.cli.users_cmd:users",
     "ratings": "safemed.cli.ratings_cmd:ratings",
+    "lineage": "safemed.cli.lineage_cmd:lineage_command",
 }
