@@ -26,7 +26,9 @@ def _signed(value: float | None) -> str:
 def compare_command(run_a: Path, run_b: Path, n_boot: int, seed: int, json_out: Path | None) -> None:
     """Compare two runs item by item: B − A accuracy with a paired bootstrap CI, McNemar's p and
     Holm-adjusted p across benchmarks; for safety sets, B − A mean judge score per judge with a
-    paired bootstrap CI, Wilcoxon signed-rank p and Holm-adjusted p. Only items present (and
+    paired bootstrap CI, Wilcoxon signed-rank p and Holm-adjusted p; for items scored by the
+    refusal judge (all of them with `eval --score-as refusal`), B − A refusal rate per set and
+    expected behaviour with a paired bootstrap CI and McNemar's p. Only items present (and
     scored) in both runs count."""
     result = compare_runs(run_a, run_b, n_boot=n_boot, seed=seed)
     table = Table(title=f"B − A   (A = {run_a}, B = {run_b})")
@@ -51,6 +53,17 @@ def compare_command(run_a: Path, run_b: Path, n_boot: int, seed: int, json_out: 
                            f"{row['difference']:+.2f}", f"[{low:+.2f}, {high:+.2f}]", f"{row['wilcoxon_p']:.3g}",
                            f"{row['p_holm']:.3g}")
         console.print(judged)
+    if result.get("refusal"):
+        refusal = Table(title="Refusal rate, B − A (refused: partial or full refusal; same refusal judge in both)")
+        for col in ("benchmark", "expected", "judge", "n", "A %", "B %", "B − A (pp)", "95% CI", "McNemar p",
+                    "Holm p"):
+            refusal.add_column(col, justify="left" if col in ("benchmark", "expected", "judge") else "right")
+        for row in result["refusal"].values():
+            low, high = row["ci95"]
+            refusal.add_row(row["benchmark"], row["expected"], row["judge"], str(row["n"]), pct(row["rate_a"]),
+                            pct(row["rate_b"]), _signed(row["difference"]), f"[{_signed(low)}, {_signed(high)}]",
+                            f"{row['mcnemar_p']:.3g}", "—" if row["p_holm"] is None else f"{row['p_holm']:.3g}")
+        console.print(refusal)
     for side in ("only_in_a", "only_in_b"):
         if result[side]:
             console.print(f"not compared ({side.replace('_', ' ')}): {', '.join(result[side])}")

@@ -76,6 +76,8 @@ def run_and_report(model: str, benchmarks: list[str], out: Path, data_dir: Path,
 
     for table in results_tables(results):
         console.print(table)
+    if results.get("refusal"):
+        console.print(refusal_table(results))
     retries = sum(stats["retries"].values())
     err_console.print(f"{stats['requests']} requests, {stats['cache_hits']} cached, {retries} retries "
                       f"{stats['retries'] or ''}, {stats['prompt_tokens'] + stats['completion_tokens']} tokens; "
@@ -85,6 +87,25 @@ def run_and_report(model: str, benchmarks: list[str], out: Path, data_dir: Path,
                           "run the same command again to retry them")
         sys.exit(EXIT_INCOMPLETE)
     return results
+
+
+def refusal_table(results: dict[str, Any]) -> Any:
+    """The ``--score-as refusal`` table: refusal rate per set and expected behaviour, per judge."""
+    from rich.table import Table
+
+    from safemed.cli.display import ci, pct
+
+    table = Table(title=f"Refusal rate (refused = partial or full refusal) — {results.get('model', '')}")
+    for col in ("benchmark", "expected", "judge", "n", "refused %", "95% CI (Wilson)", "unparsed"):
+        table.add_column(col, justify="left" if col in ("benchmark", "expected", "judge") else "right")
+    block = results["refusal"]
+    groups = [*block["by_benchmark"].items(), ("all sets", block["by_expected"])]
+    for name, by_expected in groups:
+        for expected, summary in by_expected.items():
+            for label, j in summary["judges"].items():
+                table.add_row(name, expected, label.split("[", 1)[-1].rstrip("]"), str(j["n"]), pct(j["rate"]),
+                              ci(j["ci95"]), str(j["n_unparsed"] + j["n_failed"]))
+    return table
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -163,6 +184,9 @@ def engine_settings(concurrency: int, max_attempts: int, timeout: float, api_key
                    "each calibrated judge's sensitivity and specificity.")
 @click.option("--max-reparse", type=click.IntRange(0), default=2, show_default=True,
               help="Re-asks of a judge whose reply cannot be parsed (then counted as unparsed).")
+@click.option("--score-as", type=click.Choice(["default", "refusal"]), default="default", show_default=True,
+              help="refusal: score every open prompt (harmful ones too) with the refusal judge and report the "
+                   "refusal rate per set and expected behaviour; with --judge refusal=rules no judge model is needed.")
 @click.option("--over-refusal", default="auto", show_default=True, metavar="SET|auto|none",
               help="Benign set whose refusal rate is reported beside safety numbers (auto: xstest if present, "
                    "else the bundled sample).")
@@ -171,12 +195,14 @@ def engine_settings(concurrency: int, max_attempts: int, timeout: float, api_key
 def eval_command(model: str, benchmarks: tuple[str, ...], out: Path, limit: int | None, sample: int | None,
                  seed: int, shuffle: bool, temperature: float, max_new_tokens: int, n_boot: int, data_dir: Path | None,
                  skip_bad_rows: bool, judges: tuple[str, ...], judge_max_tokens: int, judge_grammar: str,
-                 calibration: Path | None, max_reparse: int,
+                 calibration: Path | None, max_reparse: int, score_as: str,
                  over_refusal: str, quiet: bool, **engine: object) -> None:
     """Evaluate MODEL on benchmarks; writes OUT/samples.jsonl, results.json, manifest.json.
 
     Multiple-choice exams are scored by answer letter; safety and ethics sets (med-safety-bench,
-    medethiceval-violation, xstest, …) are answered by MODEL and scored by the --judge panel.
+    medethiceval-violation, xstest, …) are answered by MODEL and scored by the --judge panel;
+    with --score-as refusal every open prompt is scored by the refusal judge instead (the refusal
+    rate on harmful and on benign prompts, as training should move it).
 
     Example: safemed eval --model openai/llama3@http://127.0.0.1:8000/v1 --benchmark medqa,pubmedqa --out runs/a
     """
@@ -184,7 +210,7 @@ def eval_command(model: str, benchmarks: tuple[str, ...], out: Path, limit: int 
                            limit=limit, sample=sample, seed=seed, shuffle=shuffle, n_boot=n_boot,
                            skip_bad_rows=skip_bad_rows)
     judge_settings = JudgeSettings(judges=judges, max_reparse=max_reparse, over_refusal=over_refusal,
-                                   max_tokens=judge_max_tokens, grammar=judge_grammar,
+                                   max_tokens=judge_max_tokens, grammar=judge_grammar, score_as=score_as,
                                    calibration=json.loads(calibration.read_text(encoding="utf-8")) if calibration
                                    else None)
     run_and_report(model, split_names(benchmarks), out, default_data_dir(data_dir), settings,

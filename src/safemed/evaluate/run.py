@@ -67,6 +67,8 @@ class JudgeSettings:
     grammar: str = "auto"
     #: a saved `safemed judges calibrate` report: unsafe rates are also given corrected for judge error
     calibration: dict[str, Any] | None = None
+    #: "default" (each item its set's judge) or "refusal" (every open-prompt item by the refusal judge)
+    score_as: str = "default"
 
 
 def resolve(name: str) -> tuple[str, Benchmark | PromptSet]:
@@ -223,10 +225,13 @@ def build_backends(model_spec: str, judges: tuple[str, ...], options: BackendOpt
     """The model's and the judges' backends by spec (one per distinct spec; no network traffic)."""
     backends = {model_spec: build_backend(model_spec, options)}
     if judges:
-        from safemed.judges import parse_judge_option
+        from safemed.backends.rules import is_rules_spec
+        from safemed.judges import judge_for_spec, parse_judge_option
 
         for option in judges:
-            _, spec = parse_judge_option(option, default="")
+            kind, spec = parse_judge_option(option, default="")
+            if is_rules_spec(spec):
+                judge_for_spec(kind, spec)  # `msb=rules` and the like: a ConfigError now, not mid-run
             if spec not in backends:
                 backends[spec] = build_backend(spec, options)
     return backends
@@ -324,9 +329,11 @@ class EvalRun:
                         part = await run_safety(target, panels, safety, self.data_dir, out, params=s.params,
                                                 positions=self.positions, skip_bad_rows=s.skip_bad_rows,
                                                 n_boot=s.n_boot, calibration=self.judge_settings.calibration,
-                                                seed=s.seed, progress=on_sample)
+                                                seed=s.seed, progress=on_sample, score_as=self.judge_settings.score_as)
                         results["benchmarks"].update(part["benchmarks"])
                         results["over_refusal"] = part["over_refusal"]
+                        if "refusal" in part:
+                            results["refusal"] = part["refusal"]
                         results["judges"] = panels.describe()
                         results["complete"] = results.get("complete", True) and part["complete"]
                         if part["bad_rows_skipped"]:
@@ -393,4 +400,4 @@ class EvalRun:
                 "judges": list(js.judges),
                 "calibration": None if js.calibration is None else {
                     k: js.calibration.get(k) for k in ("labels", "judge_kind", "threshold", "n_shared")},
-                "max_reparse": js.max_reparse}
+                "max_reparse": js.max_reparse, "score_as": js.score_as}
