@@ -134,16 +134,21 @@ class JudgeHandle:
             self.cache.close()
 
 
-def open_judge(text: str, out: Path, options: RewardOptions, *, default_kind: str = "msb") -> JudgeHandle:
+def open_judge(text: str, out: Path, options: RewardOptions, *, default_kind: str = "msb",
+               refusal_only: str | None = None) -> JudgeHandle:
     """The judge of a ``[KIND=]MODEL_SPEC`` (``refusal=rules``: the rules, no model and no cache),
     its request engine (cached in ``options.judge_cache`` or ``OUT/judge_cache.sqlite``) probed
-    for reachability."""
+    for reachability. ``refusal_only`` (a reward name): the judge must be a refusal judge, checked
+    before any connection is made."""
     kind, model_spec = parse_judge_option(text, default="")
     if not model_spec:
         raise ConfigError(f"judge {text!r}: expected [KIND=]MODEL_SPEC, e.g. refusal=rules or msb=openai/NAME@URL")
     rules = is_rules_spec(model_spec)
     kind = kind or ("refusal" if rules else default_kind)
     judge = judge_for_spec(kind, model_spec)
+    if refusal_only is not None and not is_refusal_judge(judge):
+        raise ConfigError(f"reward {refusal_only!r}: judge {kind}={model_spec} is not a refusal judge; helpfulness "
+                          "is 1 − refusal score (use refusal=rules or refusal=MODEL_SPEC)")
     backend = build_backend(model_spec, BackendOptions(timeout=options.timeout))
     backend.probe()
     judge = replace(judge, params=replace(judge.params, max_tokens=options.judge_max_tokens))
@@ -244,11 +249,7 @@ def judge_reward(spec: RewardSpec, out: Path, options: RewardOptions | None = No
 def helpfulness_reward(spec: RewardSpec, out: Path, options: RewardOptions | None = None) -> Reward:
     """The helpfulness / over-refusal reward (judge default ``refusal=rules``; must be a refusal judge)."""
     handle = open_judge(spec.judge or DEFAULT_HELPFULNESS_JUDGE, out, options or RewardOptions(),
-                        default_kind="refusal")
-    if not is_refusal_judge(handle.judge):
-        handle.close()
-        raise ConfigError(f"reward {spec.name!r}: judge {handle.spec!r} is not a refusal judge; helpfulness is "
-                          "1 − refusal score (use refusal=rules or refusal=MODEL_SPEC)")
+                        default_kind="refusal", refusal_only=spec.name)
     return HelpfulnessReward(spec.name, handle)
 
 
