@@ -6,6 +6,7 @@ A run writes into its output folder ``OUT``::
     OUT/config.yaml                 the resolved config (every field)
     OUT/checkpoints/checkpoint-N/   trainer checkpoints (resume)
     OUT/steps.jsonl                 one JSON object per logging step
+    OUT/rows.jsonl                  the rows trained on, in order (source id, row id, weight) — SFT
     OUT/adapter/                    artifact "lora-adapter": adapter_model.safetensors, adapter_config.json
     OUT/model/                      artifact "model": the merged HF folder (config.json, model.safetensors,
                                     tokenizer files, chat template) + model.gguf when written
@@ -48,6 +49,7 @@ from safemed.train.models import BaseModel, Device
 
 CONFIG_FILE = "config.yaml"
 STEPS_FILE = "steps.jsonl"
+ROWS_FILE = "rows.jsonl"
 CHECKPOINTS = "checkpoints"
 ADAPTER = "adapter"
 MODEL = "model"
@@ -202,14 +204,14 @@ def write_model_artifacts(out: Path, *, stage: str, cfg: CommonTrainConfig, base
 
 def write_run_manifest(out: Path, stage: str, cfg: CommonTrainConfig, base: BaseModel, result: TrainResult) -> str:
     """``OUT/manifest.json`` (kind ``training-run``): the adapter and model artifacts as parents,
-    the config and step log as outputs."""
+    the config, step log and row list as outputs."""
     parents = [i for i in (result.adapter_id, result.model_id) if i]
     config = {"stage": stage, "base_model": {"name": base.name, "sha256": base.sha256, "spec": base.spec},
               "adapter": {"id": result.adapter_id, "path": ADAPTER} if result.adapter_id else None,
               "model": {"id": result.model_id, "path": MODEL} if result.model_id else None,
               "gguf_skipped": result.gguf_skipped, "metrics": result.metrics}
     manifest = new_manifest("training-run", config=config, seed=cfg.seed, parents=parents)
-    outputs = [name for name in (CONFIG_FILE, STEPS_FILE) if (out / name).is_file()]
+    outputs = [name for name in (CONFIG_FILE, STEPS_FILE, ROWS_FILE) if (out / name).is_file()]
     write_manifest(out, manifest, outputs=outputs)
     return manifest.id
 
