@@ -18,5 +18,6 @@ COMMANDS: dict[str, str] = {
     "app": "safemed.cli.app_cmd:app_command",
     "users": "safemed.cli.users_cmd:users",
     "ratings": "safemed.cli.ratings_cmd:ratings",
+    "train": "safemed.cli.train_cmd:train",
     "lineage": "safemed.cli.lineage_cmd:lineage_command",
 }
