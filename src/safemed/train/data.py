@@ -19,7 +19,9 @@ stated proportions, as TRL conversational prompt–completion rows with a trust 
 so TRL computes the loss on the completion only, rendered with the model's own chat template.
 With ``think_tags`` the completion is ``<think>\\nREASONING\\n</think>\\n\\nANSWER``:
 
-* curated rows: REASONING is everything before the final answer line, ANSWER that line;
+* curated rows: REASONING is everything before the final answer line, ANSWER that line
+  (:func:`split_curated`: a trace stored as a reply with its own ``<think>`` block is unwrapped,
+  so tags are never nested);
 * demonstrations: an **empty** think block, ANSWER the safe response. The public data holds no
   reasoning; a fixed invented one ("this request could harm…") would teach one template sentence
   regardless of the request, and the empty block is Qwen3's own convention for an answer given
@@ -64,6 +66,7 @@ MSB_CSV = re.compile(r"^med_safety_demonstrations_category_.*\.csv$")
 ANSWER_LINE = re.compile(r"^(?:Answer: |答案：)[A-Z]+$")
 """The final answer line ``curate export`` writes (``curate.prompts.final_answer_line``)."""
 MSB_CSV_FIELDS = ("harmful_medical_request", "safe_response")
+THINK_TAG = re.compile(r"</?think>", re.IGNORECASE)
 
 
 @dataclass
@@ -170,13 +173,38 @@ def _curated_row(row: dict[str, Any], file: Path, line: int, cfg: SftConfig) -> 
         weight = trust_weight(scores, cfg.trust_weighting, floor=cfg.trust_floor, unreviewed=cfg.unreviewed_weight)
     except WeightingError as exc:
         raise DataError(str(file), line, "provenance.mean_scores", str(exc)) from None
-    reasoning, _, answer = messages[1]["content"].rstrip().rpartition("\n")
-    if not ANSWER_LINE.match(answer.strip()):
+    reasoning, answer = split_curated(messages[1]["content"])
+    if answer is None:
         raise DataError(str(file), line, "messages[1].content", "does not end in the export's final answer line "
                         "('Answer: X' or '答案：X')")
     return {"prompt": [{"role": "user", "content": messages[0]["content"]}],
             "completion": [{"role": "assistant", "content": think_completion(reasoning, answer, cfg.think_tags)}],
             "weight": weight, "row_id": f"{prov['item_id']}/{prov['trace_id']}"}
+
+
+def split_curated(content: str) -> tuple[str, str | None]:
+    """(reasoning, answer) of a curated assistant message; answer None without a final answer line.
+
+    The answer is the final answer line. A trace written as a reply with its own closed think
+    block (``<think>R</think> summary``) gives R as the reasoning and keeps the summary in the
+    answer before the answer line; a copy of the answer line at the end of the trace is dropped.
+
+    >>> split_curated("<think>R</think>\\n\\nS\\n\\nAnswer: B\\n\\nAnswer: B")
+    ('R', 'S\\n\\nAnswer: B')
+    """
+    body, _, last = content.rstrip().rpartition("\n")
+    last = last.strip()
+    if not ANSWER_LINE.match(last):
+        return content, None
+    body = body.rstrip()
+    if body.endswith(last):
+        body = body[: -len(last)].rstrip()
+    summary = ""
+    close = body.rfind("</think>")
+    if close >= 0:
+        body, summary = body[:close], body[close + len("</think>"):].strip()
+    reasoning = THINK_TAG.sub("", body).strip()
+    return reasoning, f"{summary}\n\n{last}" if summary else last
 
 
 def _demonstration(prompt: str, answer: str, file: Path, line: int, cfg: SftConfig) -> dict[str, Any]:
