@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from safemed.cli.main import cli
 from safemed.report import trace_lineage
 
+from ..train.conftest import tiny_model_dir  # noqa: F401 - the session fixture of tests/train
 from .helpers import build_curated_export, fabricate_chain, rewrite_export
 
 
@@ -112,3 +113,33 @@ def test_row_events_of_another_item_are_caught(curated: tuple[str, Path], chain:
     assert code == 1
     assert "item card-001: event" in out and "belongs to item" in out
     assert "missing from the row's event_seqs" in out
+
+
+@pytest.mark.slow
+def test_real_sft_then_eval_resolve_to_the_ledger(curated: tuple[str, Path], tmp_path: Path,
+                                                  tiny_model_dir: Path) -> None:  # noqa: F811
+    """`safemed train sft` on the tiny model and a real curated export, `safemed eval --model
+    local/OUT`, then `safemed lineage` of the eval run: eval run → SFT model → adapter, base
+    (the tiny model's weights) and the export → every row's ledger events."""
+    yaml = pytest.importorskip("yaml")
+    pytest.importorskip("trl", reason="the [train] extra is not installed")
+    config = tmp_path / "sft.yaml"
+    config.write_text(yaml.safe_dump({
+        "model": str(tiny_model_dir), "datasets": [str(curated[1])], "max_steps": 2, "learning_rate": 1e-2,
+        "per_device_train_batch_size": 2, "save_steps": 2, "lora_r": 4, "lora_alpha": 8, "lora_dropout": 0.0,
+        "max_length": 256, "torch_threads": 1}))
+    out = tmp_path / "sft"
+    result = CliRunner().invoke(cli, ["train", "sft", "--config", str(config), "--out", str(out)])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    code, text = lineage(str(out), "--db", curated[0])
+    assert code == 0, text
+    assert "ledger events, root matches" in text and f"base model {tiny_model_dir.name}" in text
+
+    run = tmp_path / "eval"
+    result = CliRunner().invoke(cli, ["eval", "--model", f"local/{out}", "--benchmark", "sample", "--limit", "1",
+                                      "--max-new-tokens", "2", "--out", str(run), "-q"])
+    assert result.exit_code == 0, result.output
+    code, text = lineage(str(run), "--db", curated[0])
+    assert code == 0, text
+    assert text.splitlines()[0].startswith("eval-run") and "ok   evaluated model is a parent" in text
+    assert "ledger events, root matches" in text
