@@ -137,3 +137,14 @@ def test_a_training_output_is_a_base_model(sft_run: dict[str, Any]) -> None:
     assert base.hf_path == (out / "model").resolve() and base.artifact == {"id": model.id, "path": str(base.hf_path)}
     assert base.weights[0]["sha256"] == sha256_file(out / "model" / "model.safetensors")
     assert base.name.endswith("+sft")
+
+
+def test_qlora_without_cuda_is_a_clear_error() -> None:
+    from safemed.errors import ConfigError
+    from safemed.train.models import resolve_device
+
+    cfg = load_config(SftConfig, None, {"datasets": ["x"], "qlora": True})
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(ConfigError, match="qlora: 4-bit training needs a CUDA GPU"):
+        resolve_device(cfg)
