@@ -21,6 +21,7 @@ column), ``datasheet.json`` (Croissant + RAI JSON-LD),
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,6 +78,26 @@ def reasoning_of(state: ItemState, trace: Trace) -> str:
     return text
 
 
+_ANSWER_LINE = re.compile(r"\n*[ \t]*(?:\*\*)?(?:final answer|answer|最终答案|答案)(?:\*\*)?\s*[:：].*\Z",
+                          re.IGNORECASE)
+
+
+def without_answer_line(reasoning: str) -> str:
+    """The reasoning without a closing ``Answer: X`` line of its own: the row ends with the gold
+    answer line instead, once (a trace that wrote its own would otherwise end with two).
+
+    >>> without_answer_line("It is the RCA.\\n\\nAnswer: B")
+    'It is the RCA.'
+    >>> without_answer_line("推理。\\n答案：C")
+    '推理。'
+    """
+    text = reasoning.rstrip()
+    last = text.rsplit("\n", 1)[-1]
+    if "\n" in text and _ANSWER_LINE.match("\n" + last):
+        text = text[: len(text) - len(last)]
+    return text.rstrip()
+
+
 def provenance(state: ItemState, trace: Trace, seqs: dict[str, list[int]], point: LedgerPoint) -> dict[str, Any]:
     """Everything that links one training row to the ledger."""
     item, retention, adj = state.item, state.retention, state.adjudication
@@ -114,7 +135,7 @@ def training_row(state: ItemState, fmt: Format, point: LedgerPoint) -> dict[str,
     prov = provenance(state, trace, state.seqs, point)
     prompt = question_text(item)
     if fmt == "sft":
-        answer = f"{reasoning_of(state, trace).rstrip()}\n\n{final_answer_line(item, item.gold)}"
+        answer = f"{without_answer_line(reasoning_of(state, trace))}\n\n{final_answer_line(item, item.gold)}"
         return {"messages": [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}],
                 "provenance": prov}
     return {"prompt": prompt, "answer": item.gold, "provenance": prov}
