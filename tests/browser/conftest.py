@@ -282,10 +282,19 @@ def live_app(tmp_path_factory: pytest.TempPathFactory,
         ctx.close()
 
 
+def scripts_loaded(page: Any) -> None:
+    """Wait for the page's load event: its deferred scripts (the keyboard shortcuts) have run.
+
+    ``expect(page).to_have_url`` passes as soon as a navigation commits; a key pressed before the
+    scripts ran is lost (seen on a busy machine)."""
+    page.wait_for_load_state("load")
+
+
 def sign_in(page: Any, app: LiveApp, name: str, password: str = PASSWORD) -> None:
     """Sign in through the real form, as a person would (type, press Enter)."""
     page.goto(app.url + "/login")
     page.fill("#login-name", name)
     page.fill("#login-password", password)
-    page.press("#login-password", "Enter")
+    with page.expect_navigation():  # the next page, not the login page, must have loaded
+        page.press("#login-password", "Enter")
     page.wait_for_load_state()

@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from playwright.sync_api import Page, expect
-from tests.browser.conftest import MSB_TASK, PAIRWISE_TASK, LiveApp, sign_in
+from tests.browser.conftest import MSB_TASK, PAIRWISE_TASK, LiveApp, scripts_loaded, sign_in
 
 
 def test_adjudicator_sees_reviews_side_by_side_and_decides(page: Page, live_app: LiveApp, shot: Any) -> None:
@@ -56,6 +56,7 @@ def test_reviewer_labels_judge_items_msb_and_pairwise(page: Page, live_app: Live
     row.get_by_role("link").click()
     expect(page).to_have_url(re.compile(rf"/rate/{tasks[MSB_TASK]}/msb-\d$"))
     unit_id = page.url.rsplit("/", 1)[1]
+    scripts_loaded(page)
     page.keyboard.press("2")  # Med-Safety-Bench scale point 2, by key
     expect(page.locator("input[name=score][value='2']")).to_be_checked()
     expect(page).to_have_url(re.compile(rf"/{unit_id}$"))  # the digit scored instead of following a nav shortcut
@@ -71,6 +72,7 @@ def test_reviewer_labels_judge_items_msb_and_pairwise(page: Page, live_app: Live
     page.goto(live_app.url + "/rate")
     page.locator("tr", has_text=PAIRWISE_TASK).get_by_role("link").click()
     expect(page.locator(".side-by-side .card")).to_have_count(2)
+    scripts_loaded(page)
     body = page.locator("main").inner_text()
     assert "model-a" not in body and "model-b" not in body  # sources hidden
     which = "a" if "No. Take the next dose" in page.locator(".side-by-side .card").first.inner_text() else "b"

@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from playwright.sync_api import Page, expect
-from tests.browser.conftest import LiveApp, sign_in
+from tests.browser.conftest import LiveApp, scripts_loaded, sign_in
 
 SCORES = "45345"  # one key per rubric dimension, in page order
 
@@ -53,6 +53,7 @@ def test_score_edit_diff_submit_by_keyboard(page: Page, live_app: LiveApp, shot:
     sign_in(page, live_app, "rev1")
     page.keyboard.press("n")  # "Start reviewing"
     expect(page).to_have_url(re.compile(r"/review/[^/?]+$"))
+    scripts_loaded(page)
     first_url = page.url
     dims = page.locator("fieldset.dimension")
     expect(dims).to_have_count(5)

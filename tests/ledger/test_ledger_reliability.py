@@ -73,11 +73,11 @@ def test_sigkill_mid_import_leaves_ledger_unchanged(db_url: str, key_file: Path,
 def test_processes_opening_a_fresh_sqlite_file_at_once_all_connect(tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """The WAL switch on a new file needs it alone; the others wait instead of "database is locked"
-    (seen in CI when four app workers started on a fresh file). Ten rounds of twelve processes."""
+    (seen in CI when four app workers started on a fresh file). Six rounds of twelve processes."""
     _importable_tests(monkeypatch)
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    for round_ in range(10):
+    for round_ in range(6):
         url = f"sqlite:///{tmp_path / f'fresh{round_}.db'}"
         barrier = ctx.Barrier(12)
         procs = [ctx.Process(target=open_fresh_sqlite, args=(url, barrier)) for _ in range(12)]
