@@ -52,6 +52,10 @@ class BaseModel:
     sha256: str  # one digest over the weight files (see the module docstring)
     source_gguf: dict[str, Any] | None  # {"path", "sha256"} when converted from a GGUF
     artifact: dict[str, Any] | None  # {"id", "path"} when the base is a safemed model artifact
+    #: the GGUF whose metadata and tokenizer a GGUF export of a model trained from this base copies:
+    #: ``source_gguf`` itself, or for a trained base the template its own base named (so GRPO on top
+    #: of an SFT output still gets a model.gguf)
+    template_gguf: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The manifest's ``base_model`` entry."""
@@ -63,7 +67,8 @@ class BaseModel:
     @property
     def gguf_template(self) -> Path | None:
         """The GGUF the weights came from (metadata and tokenizer template for a GGUF export)."""
-        return Path(self.source_gguf["path"]) if self.source_gguf else None
+        found = self.source_gguf or self.template_gguf
+        return Path(found["path"]) if found else None
 
 
 def weights_digest(folder: Path) -> tuple[list[dict[str, Any]], str]:
@@ -106,12 +111,15 @@ def _from_hf(spec: str, folder: Path) -> BaseModel:
     weights, sha = weights_digest(folder)
     artifact = None
     name = folder.name
-    source_gguf = None
+    source_gguf = template = None
     if (folder / MANIFEST).is_file():
         manifest = read_manifest(folder)
         if manifest.kind == "model":
             artifact = {"id": manifest.id, "path": str(folder)}
             base = manifest.config.get("base_model") or {}
+            template = base.get("source_gguf") or base.get("template_gguf")
+            if template and not Path(template["path"]).is_file():
+                template = None
             stage = manifest.config.get("stage", "trained")
             name = f"{base.get('name', folder.parent.name)}+{stage}"
     conversion = folder / CONVERSION_FILE
@@ -120,7 +128,7 @@ def _from_hf(spec: str, folder: Path) -> BaseModel:
         source_gguf = {"path": info["source_gguf"], "sha256": info["source_sha256"]}
         name = info.get("name", name)
     return BaseModel(spec=spec, name=name, hf_path=folder, weights=weights, sha256=sha, source_gguf=source_gguf,
-                     artifact=artifact)
+                     artifact=artifact, template_gguf=template)
 
 
 def converted_dir(gguf_sha: str) -> Path:
