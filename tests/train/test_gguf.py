@@ -71,41 +71,33 @@ def test_template_of_another_model_is_refused(tiny_model_dir: Path, tmp_path: Pa
 
 
 @pytest.fixture(scope="module")
-def embedded_hf(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The embedded GGUF as an HF folder: the trainer's cached base conversion when it exists
-    (``safemed.train.models.resolve_base``), else converted here the same way."""
+def embedded_hf() -> Path:
+    """The embedded GGUF as an HF folder: the trainer's base conversion, cached once per machine
+    (``safemed.train.models.resolve_base``; about 40 s the first time)."""
     _embedded_gguf()
     pytest.importorskip("torch", reason="the [train] extra is not installed")
     pytest.importorskip("transformers")
-    try:
-        from safemed.train.models import resolve_base
-    except ImportError:
-        resolve_base = None
-    if resolve_base is not None:
-        return Path(resolve_base("local/default").hf_path)
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from safemed.train.models import resolve_base
 
-    gguf_path = _embedded_gguf()
-    out = tmp_path_factory.mktemp("smollm2-hf")
-    tok = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
-    model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
-    model.hf_quantizer.remove_quantization_config(model)
-    model.save_pretrained(out)
-    tok.save_pretrained(out)
-    return out
+    return Path(resolve_base("local/default").hf_path)
 
 
-def _llama_greedy(path: Path, prompt: str) -> tuple[int, list[dict[str, Any]]]:
+def _llama_greedy(path: Path, prompts: list[str]) -> list[tuple[int, list[dict[str, Any]]]]:
+    """(prompt tokens, the greedy answer's tokens with log-probabilities) per prompt, from llama.cpp."""
     import xllamacpp
 
     params = xllamacpp.CommonParams()
     params.model.path = str(path)
     params.n_parallel, params.n_ctx, params.verbosity = 1, 1024, -1
+    params.cpuparams.n_threads = 1  # two threads on two busy cores spin-wait: 30× slower here
     server = xllamacpp.Server(params)
-    reply = server.handle_chat_completions({"messages": [{"role": "user", "content": prompt}],
-                                            "max_tokens": NEW_TOKENS, "temperature": 0, "seed": 0,
-                                            "logprobs": True, "top_logprobs": 2})
-    return int(reply["usage"]["prompt_tokens"]), reply["choices"][0]["logprobs"]["content"]
+    answers = []
+    for prompt in prompts:
+        reply = server.handle_chat_completions({"messages": [{"role": "user", "content": prompt}],
+                                                "max_tokens": NEW_TOKENS, "temperature": 0, "seed": 0,
+                                                "logprobs": True, "top_logprobs": 2})
+        answers.append((int(reply["usage"]["prompt_tokens"]), reply["choices"][0]["logprobs"]["content"]))
+    return answers
 
 
 @pytest.mark.slow
@@ -114,13 +106,13 @@ def test_round_trip_matches_transformers(embedded_hf: Path, tmp_path: Path) -> N
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    torch.set_num_threads(1)  # on a shared 2-core machine one thread is ~10× faster than two (RECIPES)
     out = write_gguf(embedded_hf, tmp_path / "model.gguf", template=_embedded_gguf())
     assert out.stat().st_size < 0.55 * (embedded_hf / "model.safetensors").stat().st_size  # F16, not F32
     tok = AutoTokenizer.from_pretrained(embedded_hf)
     model = AutoModelForCausalLM.from_pretrained(embedded_hf).eval()
     positions = 0
-    for prompt in PROMPTS:
-        n_prompt, steps = _llama_greedy(out, prompt)
+    for prompt, (n_prompt, steps) in zip(PROMPTS, _llama_greedy(out, PROMPTS), strict=True):
         ids = tok.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
                                       return_dict=True, return_tensors="pt")["input_ids"]
         assert int(ids.shape[1]) == n_prompt  # same chat template, same tokenizer
