@@ -37,6 +37,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from safemed.backends.local import default_threads
+
 
 def prompts(n: int) -> list[str]:
     """The first ``n`` prompts of the bundled safety sample (harmful and benign), repeated if needed."""
@@ -139,8 +141,10 @@ def main() -> None:
     parser.add_argument("--new-tokens", type=int, default=64)
     parser.add_argument("--parallel", type=int, default=4, help="llama.cpp decoding slots")
     parser.add_argument("--batch", type=int, default=8, help="transformers generate batch size")
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="llama.cpp threads")
-    parser.add_argument("--torch-threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--threads", type=int, default=default_threads(),
+                        help="llama.cpp threads (default: what the local backend uses, every core but one)")
+    parser.add_argument("--torch-threads", type=int, default=1,
+                        help="torch threads (default 1: what the local transformers backend uses)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per engine (median reported)")
     parser.add_argument("--sequential-prompts", type=int, default=4,
                         help="prompts for (c), transformers one prompt at a time (what local/ does with an HF "
