@@ -257,10 +257,11 @@ class Walker:
             self.check("base weights digest", digest == base.get("sha256"),
                        f"sha256 over {len(pairs)} weight files {_short(digest)}; recorded {_short(base.get('sha256'))}",
                        depth + 1)
-        gguf = base.get("source_gguf")
-        if isinstance(gguf, dict) and gguf.get("path"):
-            self.sha_check("base source GGUF", Path(str(gguf["path"])), gguf.get("sha256"),
-                           "base_model.source_gguf", depth + 1)
+        source, template = base.get("source_gguf"), base.get("template_gguf")
+        for key, what, gguf in (("source_gguf", "base source GGUF", source),
+                                ("template_gguf", "GGUF template", None if template == source else template)):
+            if isinstance(gguf, dict) and gguf.get("path"):
+                self.sha_check(what, Path(str(gguf["path"])), gguf.get("sha256"), f"base_model.{key}", depth + 1)
         artifact = base.get("artifact")
         if isinstance(artifact, dict) and artifact.get("path"):
             self.check("base model is a parent", artifact.get("id") in child.parents,
