@@ -113,7 +113,7 @@ def test_bad_curated_rows_name_file_line_and_field(curated_export: Path, tmp_pat
         bad.write_text("\n".join([lines[0], lines[1], json.dumps(row)]) + "\n")
         expect_error(sft_config(str(bad), trust_weighting="mean"), bad, 3, field)
     bad.write_text(lines[0] + "\n{not json\n")
-    assert "not valid JSON" in str(expect_error(sft_config(str(bad)), bad, 2, None))
+    assert "invalid JSON" in str(expect_error(sft_config(str(bad)), bad, 2, None))
 
 
 def test_bad_demonstrations_name_file_line_and_field(msb_samples: Path, tmp_path: Path) -> None:

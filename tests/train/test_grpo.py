@@ -76,7 +76,7 @@ def test_prompt_rows_from_a_redteam_folder(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("row", "line", "field", "problem"), [
-    ("{not json", 2, None, "not JSON"),
+    ("{not json", 2, None, "invalid JSON"),
     ([1, 2], 2, None, "expected a JSON object"),
     ({**RED[1], "seed_id": None}, 2, "seed_id", "missing"),
     ({**RED[1], "attack": 3}, 2, "attack", "expected a string"),

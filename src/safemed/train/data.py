@@ -55,6 +55,7 @@ from pathlib import Path
 from typing import Any
 
 from safemed.artifacts import MANIFEST, read_manifest
+from safemed.datasets.base import read_jsonl
 from safemed.errors import DataError
 from safemed.train.artifact import DatasetUse, dataset_use
 from safemed.train.config import DataSource, SftConfig
@@ -139,17 +140,8 @@ def _text(row: dict[str, Any], key: str, file: Path, line: int, name: str | None
 
 def read_curated(file: Path, cfg: SftConfig) -> Iterator[dict[str, Any]]:
     """Rows of a ``curate export --format sft`` file."""
-    with open(file, encoding="utf-8") as fh:
-        for line, raw in enumerate(fh, start=1):
-            if not raw.strip():
-                continue
-            try:
-                row = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise DataError(str(file), line, None, f"not valid JSON ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise DataError(str(file), line, None, "expected a JSON object")
-            yield _curated_row(row, file, line, cfg)
+    for line, row in read_jsonl(file, None):  # a line that is not a JSON object is a DataError
+        yield _curated_row(row, file, line, cfg)
 
 
 def _curated_row(row: dict[str, Any], file: Path, line: int, cfg: SftConfig) -> dict[str, Any]:

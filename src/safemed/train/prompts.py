@@ -37,16 +37,17 @@ This module imports no torch.
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from safemed.artifacts import MANIFEST, read_manifest
+from safemed.datasets.base import read_jsonl
 from safemed.errors import ConfigError, DataError
 from safemed.train.artifact import DatasetUse, dataset_use
 from safemed.train.config import DataSource
@@ -123,21 +124,7 @@ def _sniff(path: Path) -> str:
 
 def _jsonl(path: Path, limit: int | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, row) of each non-empty line; a line that is not a JSON object is a DataError."""
-    taken = 0
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            if limit is not None and taken >= limit:
-                return
-            try:
-                row = json.loads(line)
-            except ValueError as exc:
-                raise DataError(str(path), lineno, None, f"not JSON: {exc}") from None
-            if not isinstance(row, dict):
-                raise DataError(str(path), lineno, None, f"expected a JSON object, got {type(row).__name__}")
-            taken += 1
-            yield lineno, row
+    return islice(read_jsonl(path, None), limit)
 
 
 def _text(row: dict[str, Any], key: str, path: Path, lineno: int, *, optional: bool = False) -> str | None:
