@@ -52,10 +52,10 @@ from safemed.train.artifact import (
     write_run_config,
 )
 from safemed.train.config import GrpoConfig
-from safemed.train.models import configure_torch, load_model_and_tokenizer, lora_config, resolve_base, resolve_device
+from safemed.train.models import load_model_and_tokenizer, lora_config, resolve_base
 from safemed.train.prompts import load_prompts
 from safemed.train.rewards import Reward, RewardOptions, build_rewards, reward_judges
-from safemed.train.sft import check_resume, trim_step_log
+from safemed.train.sft import reset_step_log, start_run
 from safemed.train.steplog import grpo_step_log, read_steps
 
 TRAIN_EXTRA = "pip install -e '.[train]'"
@@ -140,7 +140,7 @@ def write_rows(out: Path, rows: list[dict[str, Any]]) -> Path:
 def run_grpo(cfg: GrpoConfig, out: Path) -> TrainResult:
     """Train, save and describe one GRPO run into ``out`` (see the module docstring)."""
     try:
-        import transformers
+        import transformers  # noqa: F401  (here for the clear error below)
 
         import datasets  # type: ignore[import-untyped, unused-ignore]
     except ImportError as exc:
@@ -148,10 +148,7 @@ def run_grpo(cfg: GrpoConfig, out: Path) -> TrainResult:
     started = time.perf_counter()
     out = Path(out)
     check_batch(cfg)
-    checkpoint = check_resume(out, cfg)
-    device = resolve_device(cfg)
-    configure_torch(cfg, device)
-    transformers.set_seed(cfg.seed)
+    checkpoint, device = start_run(cfg, out)
     prompts = load_prompts(cfg.prompts, include_benign_twins=cfg.include_benign_twins, mix_rows=cfg.mix_rows,
                            data_seed=cfg.data_seed)
     names = [r.name for r in cfg.rewards]
@@ -170,11 +167,7 @@ def run_grpo(cfg: GrpoConfig, out: Path) -> TrainResult:
         if not rows:
             raise ConfigError(f"no prompt is at most max_prompt_length={cfg.max_prompt_length} tokens long")
         write_rows(out, rows)
-        wall_offset = trim_step_log(out / STEPS_FILE, int(checkpoint.name.split("-")[-1])) if checkpoint else 0.0
-        if checkpoint is None:
-            (out / STEPS_FILE).unlink(missing_ok=True)
-        else:
-            print(f"resuming from {checkpoint}", flush=True)
+        wall_offset = reset_step_log(out, checkpoint)
         trainer = grpo_trainer_class()(
             model=model, reward_funcs=list(rewards),
             args=grpo_arguments(cfg, out, device, [s.weight for s in cfg.rewards]),

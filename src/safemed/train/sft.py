@@ -145,10 +145,32 @@ def write_rows(out: Path, rows: list[dict[str, Any]]) -> Path:
     return path
 
 
+def start_run(cfg: Any, out: Path) -> tuple[Path | None, Any]:
+    """The steps every training run starts with: the checkpoint to resume from (None for a fresh
+    run; a changed config is refused by :func:`check_resume`), the device, torch's threads, seeds."""
+    import transformers
+
+    checkpoint = check_resume(out, cfg)
+    device = resolve_device(cfg)
+    configure_torch(cfg, device)
+    transformers.set_seed(cfg.seed)
+    return checkpoint, device
+
+
+def reset_step_log(out: Path, checkpoint: Path | None) -> float:
+    """``OUT/steps.jsonl`` for this run: cut back to ``checkpoint`` when resuming (returns the wall
+    time already spent, so the log's clock continues), removed for a fresh run (returns 0)."""
+    if checkpoint is None:
+        (out / STEPS_FILE).unlink(missing_ok=True)
+        return 0.0
+    print(f"resuming from {checkpoint}", flush=True)
+    return trim_step_log(out / STEPS_FILE, int(checkpoint.name.split("-")[-1]))
+
+
 def run_sft(cfg: SftConfig, out: Path) -> TrainResult:
     """Train, save and describe one SFT run into ``out`` (see the module docstring)."""
     try:
-        import transformers
+        import transformers  # noqa: F401  (here for the clear error below)
         from transformers.trainer_callback import PrinterCallback
         from trl.trainer.sft_trainer import SFTTrainer
 
@@ -159,21 +181,14 @@ def run_sft(cfg: SftConfig, out: Path) -> TrainResult:
 
     started = time.perf_counter()
     out = Path(out)
-    checkpoint = check_resume(out, cfg)
-    device = resolve_device(cfg)
-    configure_torch(cfg, device)
-    transformers.set_seed(cfg.seed)
+    checkpoint, device = start_run(cfg, out)
     data = load_sft_data(cfg)
     for note in data.notes:
         print(note, flush=True)
     base = resolve_base(cfg.model)
     write_run_config(out, cfg)
     write_rows(out, data.rows)
-    wall_offset = trim_step_log(out / STEPS_FILE, int(checkpoint.name.split("-")[-1])) if checkpoint else 0.0
-    if checkpoint is None:
-        (out / STEPS_FILE).unlink(missing_ok=True)
-    else:
-        print(f"resuming from {checkpoint}", flush=True)
+    wall_offset = reset_step_log(out, checkpoint)
 
     model, tokenizer = load_model_and_tokenizer(base, cfg, device)
     train = datasets.Dataset.from_list([{"prompt": r["prompt"], "completion": r["completion"], "weight": r["weight"]}
