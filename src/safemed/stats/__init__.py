@@ -1,4 +1,4 @@
-"""Honest statistics for every safemed stage: intervals, paired tests, agreement (L1 service).
+"""Honest statistics for every safemed stage: intervals, paired tests, agreement, ICC (L1 service).
 
 Numpy/scipy, no I/O; everything random takes a seed. See the modules for the paper steps. The
 names below load their module on first use (PEP 562), so ``from safemed.stats import wilson_ci``
@@ -41,8 +41,10 @@ if TYPE_CHECKING:
         holm,
         mcnemar,
         paired_bootstrap_diff,
+        rank_biserial_ci,
         wilcoxon_signed_rank,
     )
+    from safemed.stats.icc import ICCResult, icc2, icc2k
     from safemed.stats.proportions import (
         Estimate,
         macro_proportion_ci,
@@ -75,7 +77,11 @@ _MODULE_OF: dict[str, str] = {
     "holm": "paired",
     "mcnemar": "paired",
     "paired_bootstrap_diff": "paired",
+    "rank_biserial_ci": "paired",
     "wilcoxon_signed_rank": "paired",
+    "ICCResult": "icc",
+    "icc2": "icc",
+    "icc2k": "icc",
 }
 
 
@@ -95,6 +101,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "BinaryDiagnostics",
     "Estimate",
+    "ICCResult",
     "McNemarResult",
     "PairAgreement",
     "WilcoxonResult",
@@ -107,6 +114,8 @@ __all__ = [
     "corrected_prevalence",
     "corrected_rate_ci",
     "holm",
+    "icc2",
+    "icc2k",
     "krippendorff_alpha",
     "krippendorff_alpha_ci",
     "macro_average_ci",
@@ -115,6 +124,7 @@ __all__ = [
     "mcnemar",
     "paired_bootstrap_diff",
     "pairwise_agreement",
+    "rank_biserial_ci",
     "rate_ci",
     "spearman",
     "wilcoxon_signed_rank",

@@ -8,7 +8,10 @@ the same clinicians. Paired data need paired tests:
 - ``mcnemar``: McNemar's test on paired correct/incorrect outcomes (exact binomial when there are
   few discordant pairs, else chi-square with continuity correction, as in statsmodels);
 - ``wilcoxon_signed_rank``: scipy's signed-rank test plus the effect sizes a clinician study
-  reports (r = Z/sqrt(n) and the matched-pairs rank-biserial correlation);
+  reports (r = Z/sqrt(n) and the matched-pairs rank-biserial correlation); ``method="auto"``
+  chooses and names the exact null distribution or the normal approximation;
+- ``rank_biserial_ci``: the matched-pairs rank-biserial correlation with a seeded bootstrap
+  interval over pairs;
 - ``holm`` and ``benjamini_hochberg``: adjusted p-values when many benchmarks are tested at once.
 
 Direction convention everywhere: the second argument minus the first (``b - a``, ``y - x``), so a
@@ -31,7 +34,10 @@ from safemed.stats.bootstrap import (
     as_finite_1d,
     bootstrap_ci,
     check_level,
+    check_n_boot,
+    iter_resample_indices,
     nan_estimate,
+    percentile_interval,
 )
 from safemed.stats.diagnostics import as_bool_1d
 
@@ -133,6 +139,16 @@ class WilcoxonResult:
     z: float
     r: float
     rank_biserial: float
+    method: str = "scipy"
+    """How ``pvalue`` was computed: ``exact`` (the exact null distribution of W+), ``normal`` (the
+    tie-corrected normal approximation of ``z``, no continuity correction) or ``scipy`` (scipy's
+    own default choice)."""
+
+
+EXACT_MAX_N = 50
+"""``method="auto"`` uses the exact distribution up to this many non-zero differences."""
+
+WilcoxonMethod = Literal["auto", "exact", "normal"]
 
 
 def wilcoxon_signed_rank(
@@ -140,27 +156,51 @@ def wilcoxon_signed_rank(
     y: ArrayLike,
     *,
     alternative: Literal["two-sided", "greater", "less"] = "two-sided",
+    method: WilcoxonMethod | None = None,
 ) -> WilcoxonResult:
     """Wilcoxon signed-rank test on paired ``x`` and ``y`` (``alternative`` is about ``y - x``).
+
+    ``method``: ``None`` keeps scipy's default; ``"auto"`` takes the exact null distribution when
+    there are at most :data:`EXACT_MAX_N` non-zero differences, no zero differences and no ties
+    among ``|y - x|`` (where it is exact), else the normal approximation; ``"exact"`` and
+    ``"normal"`` force one (``"exact"`` with zeros or ties is refused: it would not be exact).
+    Zero differences are dropped either way (``zero_method="wilcox"``).
 
     When every difference is zero the test has no information: all fields except ``n`` are NaN.
     """
     xa, ya = _paired(x, y, ("x", "y"))
-    d = ya - xa
-    d = d[d != 0]
+    d_all = ya - xa
+    d = d_all[d_all != 0]
     n = int(d.size)
     if n == 0:
-        return WilcoxonResult(math.nan, math.nan, 0, math.nan, math.nan, math.nan, math.nan, math.nan)
-    res = _sps().wilcoxon(ya, xa, zero_method="wilcox", alternative=alternative)
+        return WilcoxonResult(math.nan, math.nan, 0, math.nan, math.nan, math.nan, math.nan, math.nan,
+                              method or "scipy")
     ranks = _sps().rankdata(np.abs(d))
     w_plus = float(ranks[d > 0].sum())
     w_minus = float(ranks[d < 0].sum())
     _, ties = np.unique(np.abs(d), return_counts=True)
     var = n * (n + 1) * (2 * n + 1) / 24 - float(np.sum(ties**3 - ties)) / 48
     z = (w_plus - n * (n + 1) / 4) / math.sqrt(var) if var > 0 else 0.0
+    untied = bool(np.all(ties == 1)) and d.size == d_all.size
+    used = method
+    if method == "auto":
+        used = "exact" if untied and n <= EXACT_MAX_N else "normal"
+    elif method == "exact" and not untied:
+        raise ValueError("the exact signed-rank distribution needs no zero and no tied differences; "
+                         "use method='normal' or 'auto'")
+    if used == "normal":
+        norm = _sps().norm
+        p = {"two-sided": min(1.0, 2 * float(norm.sf(abs(z)))), "greater": float(norm.sf(z)),
+             "less": float(norm.cdf(z))}[alternative]
+        statistic = min(w_plus, w_minus) if alternative == "two-sided" else w_plus
+    else:
+        scipy_method = "exact" if used == "exact" else "auto"
+        res = _sps().wilcoxon(ya, xa, zero_method="wilcox", alternative=alternative, method=scipy_method)
+        statistic, p = float(res.statistic), float(res.pvalue)
     return WilcoxonResult(
-        statistic=float(res.statistic),
-        pvalue=float(res.pvalue),
+        statistic=float(statistic),
+        pvalue=float(p),
+        method=used or "scipy",
         n=n,
         w_plus=w_plus,
         w_minus=w_minus,
@@ -168,6 +208,49 @@ def wilcoxon_signed_rank(
         r=z / math.sqrt(n),
         rank_biserial=(w_plus - w_minus) / (w_plus + w_minus),
     )
+
+
+def _rank_biserial_rows(d: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Matched-pairs rank-biserial correlation of each row of differences (zeros dropped, as in
+    the test; NaN for a row with no non-zero difference). Zeros rank lowest among ``|d|``, so a
+    non-zero difference's rank among the non-zero ones is its rank among all minus the zeros."""
+    ranks = _sps().rankdata(np.abs(d), axis=-1)
+    zeros = np.sum(d == 0, axis=-1, keepdims=True)
+    nonzero_ranks = ranks - zeros
+    w_plus = np.sum(np.where(d > 0, nonzero_ranks, 0.0), axis=-1)
+    w_minus = np.sum(np.where(d < 0, nonzero_ranks, 0.0), axis=-1)
+    total = w_plus + w_minus
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, (w_plus - w_minus) / total, np.nan)
+
+
+def rank_biserial_ci(
+    x: ArrayLike,
+    y: ArrayLike,
+    *,
+    n_boot: int = 2000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> Estimate:
+    """The matched-pairs rank-biserial correlation of ``y - x`` (``(W+ - W-)/(W+ + W-)``, zero
+    differences dropped) with a percentile bootstrap interval that resamples whole pairs; resamples
+    with no non-zero difference are left out of the interval. ``n``: the non-zero differences."""
+    xa, ya = _paired(x, y, ("x", "y"))
+    check_level(level)
+    check_n_boot(n_boot)
+    d = ya - xa
+    n = int(np.count_nonzero(d))
+    if n == 0:
+        return nan_estimate(0, level)
+    value = float(_rank_biserial_rows(d[None, :])[0])
+    parts = [_rank_biserial_rows(d[idx]) for idx in iter_resample_indices(d.size, n_boot,
+                                                                           np.random.default_rng(seed))]
+    reps = np.concatenate(parts)
+    reps = reps[np.isfinite(reps)]
+    if reps.size == 0:
+        return Estimate(value, math.nan, math.nan, n, level)
+    low, high = percentile_interval(reps, level)
+    return Estimate(value, low, high, n, level)
 
 
 def _check_pvalues(pvalues: Sequence[float]) -> NDArray[np.float64]:
