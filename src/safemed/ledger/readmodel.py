@@ -15,6 +15,9 @@ module keeps the fold's result in three tables (``tables.py``: ``cur_items``,
 * **checked**: :func:`compare` (part of ``safemed ledger verify``) replays every item's events
   afresh and reports the first item whose stored rows differ.
 
+Events that concern no curation item (:data:`~safemed.records.curation.NON_ITEM_EVENTS`: a
+study's frozen analysis plan) are skipped by every one of these: they imply no rows.
+
 Rows summarise; payloads stay in ``ledger_events`` and are read through its ``item_id`` index
 (:func:`load_states`) for the bounded set of items a query selects.
 """
@@ -31,13 +34,14 @@ from sqlalchemy.engine import Connection
 
 from safemed.ledger.state import ItemState, specialty_key
 from safemed.ledger.tables import READ_MODEL_TABLES, cur_assignments, cur_items, cur_reviews, events, meta
-from safemed.records.curation import RECORD_TYPES, CurationRecord, EventType, NewEvent
+from safemed.records.curation import NON_ITEM_EVENTS, RECORD_TYPES, CurationRecord, EventType, NewEvent
 
 SIZE_KEY = "read_model_size"
 """``ledger_meta`` key: the tree size the read model reflects (equal to the ledger's after every
 committed append)."""
 
 CHUNK = 500  # item ids per IN (…) list
+_SKIPPED = frozenset(kind.value for kind in NON_ITEM_EVENTS)
 T = TypeVar("T")
 
 
@@ -61,6 +65,8 @@ def load_states(conn: Connection, item_ids: Iterable[str]) -> dict[str, ItemStat
         stmt = (select(events.c.seq, events.c.event_type, events.c.item_id, events.c.canonical)
                 .where(events.c.item_id.in_(part)).order_by(events.c.seq))
         for seq, event_type, item_id, canonical in conn.execute(stmt):
+            if event_type in _SKIPPED:
+                continue
             state = states.get(item_id)
             if state is None:
                 state = states[item_id] = ItemState(item_id)
@@ -150,6 +156,9 @@ def project(conn: Connection, appended: Sequence[tuple[int, NewEvent]]) -> None:
     """Bring the rows of every item in ``appended`` (events just inserted, with their ``seq``) up
     to date, inside the appending transaction. Items already known are re-derived from all their
     events; new items from the appended events alone (the fast path of a bulk import)."""
+    appended = [(seq, new) for seq, new in appended if new.event_type not in NON_ITEM_EVENTS]
+    if not appended:
+        return
     touched = list(dict.fromkeys(new.item_id for _, new in appended))
     known: list[str] = []
     for part in chunks(touched):

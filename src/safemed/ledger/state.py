@@ -28,6 +28,7 @@ from safemed.records.curation import (
     Escalation,
     Flag,
     Item,
+    NON_ITEM_EVENTS,
     LedgerEvent,
     RetentionDecision,
     Review,
@@ -185,8 +186,10 @@ class ItemState:
             self.assignments.append(record)
         elif isinstance(record, Flag):
             self.flags.append(record)
-        else:
+        elif isinstance(record, RetentionDecision):
             self.retention = record
+        else:  # a study plan's freeze is no item's event (NON_ITEM_EVENTS); callers skip it
+            raise ValueError(f"event {seq} ({event_type}) is not a curation item's event")
         self.last_seq = seq
 
 
@@ -202,7 +205,8 @@ def all_states(events: Iterable[LedgerEvent]) -> dict[str, ItemState]:
     """The state of every item in a stream of events (e.g. an export)."""
     states: dict[str, ItemState] = {}
     for event in events:
-        states.setdefault(event.item_id, ItemState(event.item_id)).apply(event)
+        if event.event_type not in NON_ITEM_EVENTS:
+            states.setdefault(event.item_id, ItemState(event.item_id)).apply(event)
     return states
 
 

@@ -112,6 +112,17 @@ class EventType(StrEnum):
     RETENTION_DECIDED = "retention_decided"
     ASSIGNED = "assigned"
     FLAGGED = "flagged"
+    STUDY_PLAN_FROZEN = "study_plan_frozen"
+
+
+NON_ITEM_EVENTS: frozenset[EventType] = frozenset({EventType.STUDY_PLAN_FROZEN})
+"""Event types that are not about a curation item (a study's frozen analysis plan): the ledger
+hashes and proves them like any other event, but the curation read model and item states skip
+them."""
+
+STUDY_PLAN_PREFIX = "study-plan:"
+"""``item_id`` of a :class:`StudyPlanFrozen` event: this prefix and the first 16 hex digits of the
+plan's sha256 (so every freeze of one plan is found through the ``item_id`` index)."""
 
 
 def utc_now() -> str:
@@ -342,8 +353,30 @@ class Flag(_Record):
     ngram: str | None = None
 
 
+class StudyPlanFrozen(_Record):
+    """A human–AI study's analysis plan frozen before unblinding (paper step "blinded clinician
+    comparison"): the sha256 of the plan's RFC 8785 canonical JSON, its id, dimensions and primary
+    endpoint. ``safemed study analyze`` refuses a plan whose hash no such event records."""
+
+    plan_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    plan_id: str = Field(min_length=1, max_length=200)
+    dimensions: list[str] = Field(min_length=1)
+    primary: str = Field(min_length=1)
+    frozen_by: str | None = None
+
+    @property
+    def item_id(self) -> str:
+        """The ledger ``item_id`` this plan's freeze is filed under."""
+        return study_plan_item_id(self.plan_sha256)
+
+
+def study_plan_item_id(plan_sha256: str) -> str:
+    """``study-plan:<first 16 hex digits>``: where the freeze of a plan with this hash is filed."""
+    return STUDY_PLAN_PREFIX + plan_sha256[:16]
+
+
 CurationRecord = (Item | Trace | Attempt | Review | Edit | Escalation | Adjudication
-                  | RetentionDecision | Assignment | Flag)
+                  | RetentionDecision | Assignment | Flag | StudyPlanFrozen)
 
 RECORD_TYPES: dict[EventType, type[_Record]] = {
     EventType.ITEM_IMPORTED: Item,
@@ -356,6 +389,7 @@ RECORD_TYPES: dict[EventType, type[_Record]] = {
     EventType.RETENTION_DECIDED: RetentionDecision,
     EventType.ASSIGNED: Assignment,
     EventType.FLAGGED: Flag,
+    EventType.STUDY_PLAN_FROZEN: StudyPlanFrozen,
 }
 """Which record each event type carries as its payload."""
 
