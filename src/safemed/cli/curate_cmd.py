@@ -402,14 +402,17 @@ def agreement_cmd(db_url: str | None, n_boot: int, seed: int, json_out: Path | N
 @click.option("--name", default="safemed-curated", show_default=True, help="dataset name in the datasheet")
 @click.option("--sign/--no-sign", default=None,
               help="sign a checkpoint of the exported tree [default: when the key file exists]")
+@click.option("--simulated", is_flag=True,
+              help="the reviews are simulated (a demonstration): the manifest and datasheet say so")
 def export_cmd(db_url: str | None, key_path: Path | None, out: Path, fmt: Literal["sft", "grpo"], name: str,
-               sign: bool | None) -> None:
+               sign: bool | None, simulated: bool) -> None:
     """Export retained items as training rows with provenance, a datasheet and a manifest."""
     from safemed.curate.export import export_dataset
 
     keys = load_key_option(key_path, required=bool(sign))
     with _open(db_url, keys) as led:
-        result = export_dataset(led, out, fmt, name=name, sign=keys is not None and sign is not False)
+        result = export_dataset(led, out, fmt, name=name, sign=keys is not None and sign is not False,
+                                simulated=simulated)
     click.echo(f"wrote {result.rows} {fmt} rows to {out} (ledger size {result.ledger.tree_size}, "
                f"root {result.ledger.root})")
     click.echo("funnel: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in result.funnel.items()))

@@ -101,11 +101,22 @@ def markdown(doc: dict[str, Any], funnel_counts: dict[str, int]) -> str:
     return "\n".join(lines) + "\n"
 
 
+SIMULATED_NOTE = ("SIMULATED: the reviews and adjudications behind this dataset were produced by safemed's "
+                  "simulated clinicians (a demonstration such as `safemed quickstart`), not by people. "
+                  "Its trust signals show how the pipeline works; they are not clinical evidence.")
+"""What a datasheet of an export with simulated reviews says first."""
+
+
 def write_datasheets(out: Path, *, name: str, fmt: str, rows: RowSummary, files: list[str],
-                     funnel_counts: dict[str, int], ledger: dict[str, Any], reviewers: dict[str, int]) -> list[str]:
-    """Write ``datasheet.json`` and ``datasheet.md``; returns their names."""
+                     funnel_counts: dict[str, int], ledger: dict[str, Any], reviewers: dict[str, int],
+                     simulated: bool = False) -> list[str]:
+    """Write ``datasheet.json`` and ``datasheet.md``; returns their names. With ``simulated`` both
+    carry :data:`SIMULATED_NOTE` (``safemed:simulated`` in the JSON, the first paragraph in Markdown)."""
     doc = croissant(name=name, fmt=fmt, rows=rows, files=files, out=out, funnel_counts=funnel_counts,
                     ledger=ledger, reviewers=reviewers)
+    if simulated:
+        doc["safemed:simulated"] = True
+        doc["description"] = f"{SIMULATED_NOTE} {doc['description']}"
     atomic_write_json(out / "datasheet.json", doc)
     atomic_write_text(out / "datasheet.md", markdown(doc, funnel_counts))
     return ["datasheet.json", "datasheet.md"]

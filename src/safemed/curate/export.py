@@ -199,8 +199,12 @@ def _snapshot_point(ledger: Ledger, view: CurationView, cp: Checkpoint | None) -
 
 
 def export_dataset(ledger: Ledger, out: Path, fmt: Format, *, name: str = "safemed-curated",
-                   sign: bool = False) -> ExportResult:
+                   sign: bool = False, simulated: bool = False) -> ExportResult:
     """Write the training set, datasheets and manifest to ``out`` (see the module docstring).
+
+    ``simulated`` says the reviews are simulated (``safemed.curate.simulate``, a demonstration):
+    the manifest's config carries ``"simulated": true`` and the datasheets say so first, so that
+    every later artifact (a model trained on it, the evidence package) can label it.
 
     Everything is read in ONE snapshot of the read model, at the tree size the export names
     (signed first with ``sign``; if someone appends between signing and reading, it signs again).
@@ -212,11 +216,12 @@ def export_dataset(ledger: Ledger, out: Path, fmt: Format, *, name: str = "safem
             if cp is not None and cp.tree_size != view.tree_size:
                 continue
             point = _snapshot_point(ledger, view, cp)
-            return _write_export(view, out, fmt, name, point)
+            return _write_export(view, out, fmt, name, point, simulated)
     raise LedgerError("the ledger kept growing while the export tried to sign it; try again")
 
 
-def _write_export(view: CurationView, out: Path, fmt: Format, name: str, point: LedgerPoint) -> ExportResult:
+def _write_export(view: CurationView, out: Path, fmt: Format, name: str, point: LedgerPoint,
+                  simulated: bool = False) -> ExportResult:
     out.mkdir(parents=True, exist_ok=True)
     data = f"{fmt}.jsonl"
     parquet = _ParquetRows(out / f"{fmt}.parquet")
@@ -234,8 +239,10 @@ def _write_export(view: CurationView, out: Path, fmt: Format, name: str, point: 
     counts = funnel(view)
     summary = RowSummary(n_rows, sorted(specialties), sorted(kinds))
     files += write_datasheets(out, name=name, fmt=fmt, rows=summary, files=list(files), funnel_counts=counts,
-                              ledger=point.as_dict(), reviewers=reviewer_counts(view))
-    manifest = new_manifest("curated-dataset", config={"format": fmt, "ledger": point.as_dict(), "rows": n_rows,
-                                                       "funnel": counts})
+                              ledger=point.as_dict(), reviewers=reviewer_counts(view), simulated=simulated)
+    config: dict[str, Any] = {"format": fmt, "ledger": point.as_dict(), "rows": n_rows, "funnel": counts}
+    if simulated:
+        config["simulated"] = True
+    manifest = new_manifest("curated-dataset", config=config)
     write_manifest(out, manifest, outputs=files)
     return ExportResult(out, n_rows, [*files, "manifest.json"], point, counts)
