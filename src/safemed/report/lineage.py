@@ -353,6 +353,8 @@ class Walker:
                    f"{_short(root)}", depth + 1)
         self._checkpoint(ledger, point, depth + 1)
         if root_ok:
+            self._consistency(ledger, size, bytes.fromhex(root), depth + 1)
+        if root_ok:
             problems = list(self._events(ledger, seqs, size, bytes.fromhex(root)))
             self.check("row events", not problems,
                        "; ".join(problems[:5]) + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else "")
@@ -381,6 +383,32 @@ class Walker:
             public is None or found[0].signed_by(public))
         self.check("signed checkpoint", ok, f"checkpoint of size {size:,} by key {key}: "
                    + ("root and signature verify" if ok else "missing, another root, or a bad signature"), depth)
+
+    def _consistency(self, ledger: Any, size: int, root: bytes, depth: int) -> None:
+        """The export's tree is a prefix of the ledger's newest signed checkpoint: an RFC 9162
+        consistency proof from ``size`` to that checkpoint's size, verified against both roots,
+        and the checkpoint's signature verified with the ledger's public key."""
+        from safemed.ledger.errors import LedgerError
+
+        latest = ledger.latest_checkpoint()
+        if latest is None:
+            self.check("consistent with the latest signed checkpoint", False, "the ledger has no signed checkpoint",
+                       depth)
+            return
+        public = ledger.stored_public_key
+        signed = public is not None and latest.signed_by(public)
+        try:
+            proof = ledger.consistency_proof(size, latest.tree_size)
+            consistent = proof.verify(root, latest.root_hash)
+        except LedgerError as exc:
+            self.check("consistent with the latest signed checkpoint", False, str(exc), depth)
+            return
+        detail = (f"consistency proof from tree size {size:,} to the checkpoint of size {latest.tree_size:,} "
+                  f"(root {_short(latest.root_hash.hex())}, key {latest.key_id}): "
+                  + ("verifies" if consistent else "does NOT verify")
+                  + ("; signature verifies" if signed else "; signature does NOT verify" if public is not None
+                     else "; the ledger stores no public key to verify the signature"))
+        self.check("consistent with the latest signed checkpoint", consistent and signed, detail, depth)
 
     def _events(self, ledger: Any, seqs: dict[str, set[int]], size: int, root: bytes) -> Iterator[str]:
         """Problems with the rows' events: each must be below ``size``, be the row's item's, and
