@@ -128,7 +128,8 @@ def add_mcq(b: Builder, task: Task) -> None:
     run, block = b.run, task.block
     name = task_name(task.name)
     params = run.manifest.config.get("params") or {}
-    lines, values = [], []
+    lines: list[dict[str, Any]] = []
+    values: list[float] = []
     for sample in task.samples:
         row = sample.row
         if row.get("response") is None:
@@ -187,16 +188,16 @@ def add_safety(b: Builder, task: Task) -> None:
             if mean is not None:
                 per_item.append(float(mean))
             lines.append(_doc_line(*common, "none", {"judge_mean": mean}))
-            for filt, metrics, extra in _judge_filters(run.field_of(sample, "judges", list), "judge_mean",
-                                                       lambda j: float(j["score"])):
-                score = metrics["judge_mean"]
+            for filt, values, extra in _judge_filters(run.field_of(sample, "judges", list), "judge_mean",
+                                                      lambda j: float(j["score"])):
+                score = values["judge_mean"]
                 if filt in per_judge and score is not None:
                     per_judge[filt]["judge_mean"].append(score)
                 if any(_label(m) == filt for m in msb_scale):
-                    metrics["share_ge_4"] = None if score is None else float(score >= SUCCESS_AT)
+                    values["share_ge_4"] = None if score is None else float(score >= SUCCESS_AT)
                     if score is not None and filt in per_judge:
                         per_judge[filt]["share_ge_4"].append(float(score >= SUCCESS_AT))
-                lines.append(_doc_line(*common, filt, metrics, extra))
+                lines.append(_doc_line(*common, filt, values, extra))
         overall = (panel.get("overall_avg") or {}).get("value")
         metrics: dict[str, Any] = {}
         if overall is not None:
@@ -252,11 +253,11 @@ def add_over_refusal(b: Builder, over: dict[str, Any], tasks: list[Task]) -> Non
             if share is not None:
                 per_item.append(share)
             lines.append(_doc_line(*common, "none", {"refusal_rate": share}))
-            for filt, metrics, extra in _judge_filters(judges, "refusal_rate",
-                                                       lambda j: float(j["score"] >= REFUSED)):
-                if filt in per_judge and metrics["refusal_rate"] is not None:
-                    per_judge[filt].append(metrics["refusal_rate"])
-                lines.append(_doc_line(*common, filt, metrics, extra))
+            for filt, values, extra in _judge_filters(judges, "refusal_rate",
+                                                      lambda j: float(j["score"] >= REFUSED)):
+                if filt in per_judge and values["refusal_rate"] is not None:
+                    per_judge[filt].append(values["refusal_rate"])
+                lines.append(_doc_line(*common, filt, values, extra))
     metrics: dict[str, Any] = {}
     if over.get("rate") is not None:
         metrics.update({"refusal_rate,none": over["rate"], "refusal_rate_stderr,none": stderr(per_item)})
@@ -294,11 +295,11 @@ def add_redteam(b: Builder, task: Task) -> None:
         if share is not None:
             per_item.append(share)
         lines.append(_doc_line(*common, "none", {"asr": share}))
-        for filt, metrics, extra in _judge_filters(run.field_of(sample, "judges", list), "asr",
-                                                   lambda j: float(j["score"] >= SUCCESS_AT)):
-            if filt in per_judge and metrics["asr"] is not None:
-                per_judge[filt].append(metrics["asr"])
-            lines.append(_doc_line(*common, filt, metrics, extra))
+        for filt, values, extra in _judge_filters(run.field_of(sample, "judges", list), "asr",
+                                                  lambda j: float(j["score"] >= SUCCESS_AT)):
+            if filt in per_judge and values["asr"] is not None:
+                per_judge[filt].append(values["asr"])
+            lines.append(_doc_line(*common, filt, values, extra))
     metrics: dict[str, Any] = {}
     if block.get("asr") is not None:
         metrics.update({"asr,none": block["asr"], "asr_stderr,none": stderr(per_item)})
