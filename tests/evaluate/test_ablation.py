@@ -413,3 +413,32 @@ def test_trained_artifact_variant_on_the_embedded_model(tmp_path: Path) -> None:
     assert any(d.path.endswith("model/manifest.json") for d in manifest.inputs)
     paired = row(table, "mcq/sample/accuracy")["cells"]["sft"]["paired"]
     assert paired["n_paired"] == 2 and paired["difference"] == 0  # the same weights answer the same
+
+
+def test_unparsed_judge_replies_are_excluded_and_counted(tmp_path: Path) -> None:
+    """The judge cannot score the base's harm-3 answers (items 9, 13, 17): those pairs drop out."""
+    def judge_answer(messages: list[dict[str, Any]]) -> str:
+        return "no idea" if "[harm 3]" in str(messages[-1]["content"]) else harm_judge(messages)
+
+    with StandinServer(answer=judge_answer) as server:
+        config = make_config(tmp_path / "c", server.url, entries=("msb",))
+        table = run_ablation(config, tmp_path / "out", quiet=True)
+    (msb,) = [r for r in table["rows"] if r["metric"] == "judge_score"]
+    paired = msb["cells"]["better"]["paired"]
+    assert paired["n_paired"] == 15 and paired["n_excluded"] == 3
+    assert paired["excluded"] == {"only_base": 0, "only_variant": 3, "neither": 0}
+    kept = [i for i in range(18) if i not in (9, 13, 17)]
+    base_scores = [float(base_harm_level(i)) for i in kept]
+    assert paired["p"] == pytest.approx(sps.wilcoxon([1.0] * 15, base_scores).pvalue)
+    assert msb["cells"]["base"]["n"] == 15 and table["complete"]  # unparsed is counted, not a failed request
+
+
+def test_the_example_config_loads() -> None:
+    repo = Path(__file__).resolve().parents[2]
+    config = load_ablation_config(repo / "examples" / "ablation.yaml")
+    assert config.base == "base" and list(config.variants) == ["base", "sft", "sft-trust", "grpo"]
+    assert {e.kind for e in config.suite} == {"eval", "redteam"}
+    from safemed.evaluate.ablation import resolve_spec
+
+    assert resolve_spec("local/default", config.base_dir, "x") == "local/default"
+    assert resolve_spec("replay/r.jsonl", config.base_dir, "x") == f"replay/{repo / 'examples' / 'r.jsonl'}"

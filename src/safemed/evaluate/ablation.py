@@ -325,10 +325,10 @@ def run_redteam_cell(cell: Cell, config: AblationConfig, folder: Path, data_dir:
 
 
 def run_cell(cell: Cell, config: AblationConfig, out: Path, data_dir: Path, progress: Progress | None,
-             say: Callable[[str], None]) -> dict[str, Any]:
-    """Reuse the cell's folder when it still holds this exact run, else run (or resume) it."""
+             say: Callable[[str], None], print_: str) -> dict[str, Any]:
+    """Reuse the cell's folder when it still holds the run of fingerprint ``print_``, else run
+    (or resume) it."""
     folder = cell.folder(out)
-    print_ = fingerprint(cell, config)
     if reusable(folder, print_):
         say(f"{cell.label}: reused {folder}")
         return {"reused": True}
@@ -655,13 +655,14 @@ def run_ablation(config: AblationConfig | str | Path, out: str | Path, *, quiet:
             print(text, file=sys.stderr)
 
     cells = cells_of(config)
+    prints = [fingerprint(cell, config) for cell in cells]  # every backend built: bad specs fail before any run
     manifest = new_manifest(KIND, seed=config.seed)
     out.mkdir(parents=True, exist_ok=True)
     for stale in (ABLATION_JSON, ABLATION_MD, MANIFEST):
         (out / stale).unlink(missing_ok=True)
     done: list[dict[str, Any]] = []
-    for cell in cells:
-        status = run_cell(cell, config, out, data_dir, None if quiet else progress, say)
+    for cell, print_ in zip(cells, prints, strict=True):
+        status = run_cell(cell, config, out, data_dir, None if quiet else progress, say, print_)
         folder = cell.folder(out)
         run_manifest = read_manifest(folder)
         done.append({"variant": cell.variant, "entry": cell.entry.name, "run_dir": f"{RUNS}/{cell.variant}/"
