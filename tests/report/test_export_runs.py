@@ -142,7 +142,7 @@ def test_a_folder_of_another_kind_is_refused_listing_the_valid_kinds(mcq_run: Pa
     with pytest.raises(ConfigError, match=r"kind 'dataset' cannot be exported; valid kinds: eval-run, redteam-run"):
         export_run(run, "inspect", tmp_path / "out")
     (run / "manifest.json").unlink()
-    with pytest.raises(ConfigError, match="manifest.json is missing"):
+    with pytest.raises(ConfigError, match=r"manifest\.json is missing"):
         export_run(run, "inspect", tmp_path / "out")
 
 
