@@ -264,6 +264,16 @@ class Ledger:
             texts = conn.execute(stmt).scalars().all()
         return [LedgerEvent.from_document(json.loads(text)) for text in texts]
 
+    def events_with_item_prefix(self, prefix: str) -> list[LedgerEvent]:
+        """Every event whose item id starts with ``prefix``, in order (e.g. ``study-plan:``: the
+        frozen study plans, which are few)."""
+        stmt = (select(events.c.canonical).where(events.c.item_id.startswith(prefix, autoescape=True))
+                .order_by(events.c.seq))
+        with db.read_transaction(self.engine) as conn:
+            texts = conn.execute(stmt).scalars().all()
+        return [event for event in (LedgerEvent.from_document(json.loads(text)) for text in texts)
+                if event.item_id.startswith(prefix)]
+
     def item_state(self, item_id: str) -> ItemState:
         """The item's current state, derived from its events (``state.py``)."""
         return item_state(item_id, self.events_for_item(item_id))
