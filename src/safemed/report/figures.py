@@ -68,6 +68,11 @@ def capability_figures(section: dict[str, Any]) -> list[Figure]:
     return out
 
 
+def _score_title(kind: dict[str, Any]) -> str:
+    direction = str(kind["scale"].get("direction") or "").replace("_", " ")
+    return f"{kind['judge_kind']} score" + (f" ({direction})" if direction and direction != "neither" else "")
+
+
 def safety_figures(section: dict[str, Any]) -> list[Figure]:
     out = []
     for run in section.get("runs", []) if section.get("provided") else []:
@@ -85,8 +90,7 @@ def safety_figures(section: dict[str, Any]) -> list[Figure]:
                                      f"with 95% CI{suffix}",
                             "alt": "bar chart of the panel mean score per safety category",
                             "png": _bars([c["name"] for c in cats], [c["overall"]["value"] for c in cats],
-                                         [c["overall"]["ci"] for c in cats], title=f"{kind['judge_kind']} score "
-                                         f"({scale.get('direction') or ''})".replace("_", " "),
+                                         [c["overall"]["ci"] for c in cats], title=_score_title(kind),
                                          ylabel="score", ylim=ylim)})
     return out
 
@@ -146,7 +150,33 @@ def training_figures(section: dict[str, Any]) -> list[Figure]:
              "training step log", "png": _png(fig)}]
 
 
+def ablation_figures(section: dict[str, Any]) -> list[Figure]:
+    """Each non-base variant's paired difference against the base, per row, with its 95% CI."""
+    if not section.get("provided"):
+        return []
+    out = []
+    for variant in [v for v in section["variants"] if v != section.get("base")]:
+        rows = [(r["label"], r["cells"][variant]["paired"]) for r in section["rows"]
+                if variant in r["cells"] and r["cells"][variant]["paired"]
+                and r["cells"][variant]["paired"]["difference"] is not None]
+        if not rows:
+            continue
+        fig, ax = plt.subplots(figsize=(6.5, 0.45 * len(rows) + 1.2))
+        for y, (_, d) in enumerate(rows):
+            c = d["ci95"] if d["ci95"] and None not in d["ci95"] else [d["difference"], d["difference"]]
+            ax.plot(c, [y, y], color="#222222")
+            ax.plot([d["difference"]], [y], "o", color="#4878a8")
+        ax.axvline(0, color="#999999", linewidth=1)
+        ax.set_yticks(range(len(rows)))
+        ax.set_yticklabels([_short(label, 40) for label, _ in rows], fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlabel(f"{variant} minus {section.get('base')} (paired, 95% CI)", fontsize=8)
+        out.append({"title": f"Ablation: {variant} vs {section.get('base')}", "alt": "paired differences with "
+                    "confidence intervals per ablation row", "png": _png(fig)})
+    return out
+
+
 def all_figures(evidence: dict[str, Any]) -> dict[str, list[Figure]]:
-    return {"capability": capability_figures(evidence["capability"]), "safety": safety_figures(evidence["safety"]),
+    return {"ablation": ablation_figures(evidence["ablation"]),"capability": capability_figures(evidence["capability"]), "safety": safety_figures(evidence["safety"]),
             "redteam": redteam_figures(evidence["redteam"]), "curation": funnel_figures(evidence["curation"]),
             "training": training_figures(evidence["training"])}

@@ -66,6 +66,10 @@ def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:.1f}%"
 
 
+def _num(x: float | None, digits: int = 2) -> str:
+    return "n/a" if x is None else f"{x:.{digits}f}"
+
+
 def _interval(c: list[float | None] | None, pct: bool = False) -> str:
     if not c or None in c:
         return ""
@@ -101,6 +105,22 @@ def summary(ev: dict[str, Any], inputs: Inputs) -> dict[str, Any]:
             worst = max(attacks, key=lambda a: a["asr"])
             points.append(f"Adversarial ({run['model']}): the strongest attack, {worst['attack']}, succeeds on "
                           f"{_pct(worst['asr'])}{_interval(worst['ci95'], True)} of attempts.")
+    st = ev["study"]
+    if st["provided"]:
+        primary = next((d for d in st["dimensions"] if d["primary"]), None)
+        if primary is not None:
+            mark = " (SIMULATED)" if st["simulated"] else ""
+            points.append(f"Clinician study{mark}: on the primary dimension {primary['name']} ({st['candidate']} vs "
+                          f"{st['baseline']}, n={primary['n']}), median difference {_num(primary['difference_median'])},"
+                          f" Holm-adjusted p {_num(primary['p_holm'], 4)}, rank-biserial "
+                          f"{_num(primary['rank_biserial'])}{_interval(primary['rank_biserial_ci'])}; plan "
+                          f"sha256 {str(st['plan_sha256'])[:12]}….")
+    ab = ev["ablation"]
+    if ab["provided"]:
+        tested = [c["paired"] for r in ab["rows"] for c in r["cells"].values() if c["paired"]]
+        significant = sum(1 for t in tested if t["p_holm"] is not None and t["p_holm"] < 0.05)
+        points.append(f"Ablations: {len(ab['variants'])} variants against {ab['base']}; {significant} of "
+                      f"{len(tested)} paired differences hold after Holm correction (p < 0.05).")
     for key in ("ablation", "study"):
         if not ev[key]["provided"]:
             points.append(f"{SECTIONS[key]}: {ev[key]['note']}.")

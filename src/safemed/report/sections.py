@@ -289,20 +289,81 @@ def redteam(inputs: Inputs) -> dict[str, Any]:
 # -- ablation and study (their own stages' tables) ---------------------------------------------------
 
 
+def _cell(cell: dict[str, Any]) -> dict[str, Any]:
+    paired = cell.get("paired")
+    out = {"value": num(cell.get("value")), "ci95": ci(cell.get("ci95")), "n": cell.get("n"), "paired": None}
+    if isinstance(paired, dict):
+        out["paired"] = {"n_paired": paired.get("n_paired"), "n_excluded": paired.get("n_excluded"),
+                         "difference": num(paired.get("difference")), "ci95": ci(paired.get("ci95")),
+                         "test": paired.get("test"), "p": num(paired.get("p")), "p_holm": num(paired.get("p_holm"))}
+    return out
+
+
 def ablation(inputs: Inputs) -> dict[str, Any]:
+    """The ablation table as ``safemed ablate`` wrote it (contract-ablation): each variant's figure
+    with its CI and its paired difference against the base, Holm-adjusted across the table."""
     art = inputs.ablation
     if art is None:
         return absent("ablation")
+    data = art.data
+    variants = [v.get("name") for v in data.get("variants", []) if isinstance(v, dict)]
+    rows = [{"id": r.get("id"), "label": r.get("label") or r.get("id"), "metric": r.get("metric"),
+             "judge": r.get("judge"), "higher_is": r.get("higher_is"), "scale": r.get("scale"),
+             "test": r.get("test"),
+             "cells": {name: _cell(cell) for name, cell in (r.get("cells") or {}).items() if isinstance(cell, dict)}}
+            for r in data.get("rows", []) if isinstance(r, dict)]
     return {"provided": True, "run_id": art.id, "path": str(art.path), "simulated": art.simulated,
-            "table": art.data}
+            "title": data.get("title"), "base": data.get("base"), "direction": data.get("direction"),
+            "variants": variants, "variant_specs": [{"name": v.get("name"), "spec": v.get("spec"),
+                                                     "artifact": (v.get("artifact") or {}).get("id")}
+                                                    for v in data.get("variants", []) if isinstance(v, dict)],
+            "rows": rows, "n_tests": data.get("n_tests"), "multiple_testing": data.get("multiple_testing"),
+            "exclusions": data.get("exclusions"), "table": data}
 
 
 def study(inputs: Inputs) -> dict[str, Any]:
+    """The blinded clinician comparison as ``safemed study analyze`` wrote it (contract-study):
+    per dimension, the paired Wilcoxon test, Holm-adjusted p, effect sizes with CIs, rater
+    reliability, the non-inferiority test, power, deviations, and the frozen plan's hash."""
     art = inputs.study
     if art is None:
         return absent("study")
-    return {"provided": True, "run_id": art.id, "path": str(art.path), "simulated": art.simulated,
-            "table": art.data}
+    data = art.data
+    plan = data.get("plan") or {}
+    dims = []
+    for d in data.get("dimensions", []):
+        if not isinstance(d, dict):
+            continue
+        w = d.get("wilcoxon") or {}
+        rb, icc, alpha = d.get("rank_biserial") or {}, d.get("icc2k") or {}, d.get("krippendorff_alpha") or {}
+        ni = d.get("non_inferiority")
+        dims.append({"name": d.get("name"), "primary": bool(d.get("primary")), "n": d.get("n"),
+                     "n_nonzero": d.get("n_nonzero"),
+                     "candidate_median": num((d.get("candidate") or {}).get("median")),
+                     "baseline_median": num((d.get("baseline") or {}).get("median")),
+                     "difference_median": num((d.get("difference") or {}).get("median")),
+                     "difference_mean": num((d.get("difference") or {}).get("mean")),
+                     "p": num(w.get("p")), "test_method": w.get("method"), "p_holm": num(d.get("p_holm")),
+                     "significant": d.get("significant"), "effect_r": num(d.get("effect_r")),
+                     "rank_biserial": num(rb.get("value")), "rank_biserial_ci": ci(rb.get("ci")),
+                     "icc2k": num(icc.get("value")), "icc2k_ci": ci(icc.get("ci")),
+                     "rater_alpha": num(alpha.get("value")), "rater_alpha_ci": ci(alpha.get("ci")),
+                     "non_inferiority": None if not isinstance(ni, dict) else {
+                         "margin": num(ni.get("margin")), "p": num(ni.get("p")),
+                         "median_diff_ci": ci(ni.get("median_diff_ci")), "ci_level": num(ni.get("ci_level")),
+                         "non_inferior": ni.get("non_inferior"), "confirmatory": ni.get("confirmatory")}})
+    sample = data.get("sample") or {}
+    return {"provided": True, "run_id": art.id, "path": str(art.path),
+            "simulated": art.simulated or bool(data.get("simulated")),
+            "plan_sha256": plan.get("sha256") or art.manifest.config.get("plan_sha256"),
+            "plan_frozen": plan.get("frozen"), "primary": plan.get("primary"), "alpha": num(plan.get("alpha")),
+            "margin": num(plan.get("margin")), "planned_n": plan.get("planned_n"),
+            "candidate": plan.get("candidate"), "baseline": plan.get("baseline"),
+            "direction": data.get("direction"), "test": plan.get("test"),
+            "sample": {k: sample.get(k) for k in ("vignettes_planned", "vignettes_analysed", "raters_analysed",
+                                                  "ratings_rows")},
+            "excluded": sample.get("excluded") or [], "dimensions": dims, "power": data.get("power"),
+            "deviations": data.get("deviations") or [], "table": data}
 
 
 # -- training ------------------------------------------------------------------------------------

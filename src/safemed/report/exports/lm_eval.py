@@ -376,8 +376,9 @@ def lm_eval_results(run: RunFolder) -> tuple[dict[str, Any], dict[str, list[dict
         "n-shot": dict(sorted(b.n_shot.items())), "higher_is_better": dict(sorted(b.higher.items())),
         "n-samples": b.n_samples,
         "config": {"model": f"safemed-{(model_config or {}).get('backend', 'model')}",
-                   "model_args": {"model": model, **{k: v for k, v in (model_config or {}).items()
-                                                    if isinstance(v, str | int | float) and k != "spec"}},
+                   "model_args": {**{k: v for k, v in (model_config or {}).items()
+                                     if isinstance(v, str | int | float) and k not in ("spec", "model")},
+                                  "model": model},
                    "batch_size": None, "device": None, "limit": m.config.get("limit"),
                    "bootstrap_iters": m.config.get("n_boot"), "gen_kwargs": m.config.get("params") or {},
                    "random_seed": m.seed, "numpy_seed": m.seed, "fewshot_seed": m.seed},
