@@ -369,6 +369,14 @@ def test_bad_files_and_unresolvable_variants(tmp_path: Path) -> None:
     from safemed.evaluate.ablation import cells_of
 
     assert cells_of(config)[-1].model == f"local/{(tmp_path / 'runs' / 'sft').resolve()}"
+    from safemed.evaluate.ablation import resolve_spec
+
+    folder = f"local/{(tmp_path / 'runs' / 'sft').resolve()}"
+    for written in ("./runs/sft", str(tmp_path / "runs" / "sft"), "runs/sft/"):
+        assert resolve_spec(written, tmp_path, "v") == folder
+    assert resolve_spec("mypkg.backends:factory/model-x", tmp_path, "v") == "mypkg.backends:factory/model-x"
+    with pytest.raises(ConfigError, match=r"v: '\./nope' is neither"):
+        resolve_spec("./nope", tmp_path, "v")
 
 
 def test_unknown_benchmark_lists_the_valid_ones(tmp_path: Path) -> None:
@@ -442,3 +450,13 @@ def test_the_example_config_loads() -> None:
 
     assert resolve_spec("local/default", config.base_dir, "x") == "local/default"
     assert resolve_spec("replay/r.jsonl", config.base_dir, "x") == f"replay/{repo / 'examples' / 'r.jsonl'}"
+
+
+@pytest.mark.parametrize(("label", "short"), [
+    ("msb[openai/gpt-4o@https://h/v1]", "msb[gpt-4o]"), ("refusal[rules]", "refusal[rules]"),
+    ("msb[local/default]", "msb[default]"), ("harm[replay//data/j.jsonl]", "harm[j.jsonl]"), ("plain", "plain"),
+])
+def test_row_names_shorten_judge_labels(label: str, short: str) -> None:
+    from safemed.evaluate.ablation import short_judge
+
+    assert short_judge(label) == short

@@ -77,18 +77,21 @@ def _path(base_dir: Path, text: str) -> Path:
 
 
 def resolve_spec(spec: str, base_dir: Path, where: str) -> str:
-    """A model spec with its path made absolute (``local/PATH``, ``replay/PATH``); a bare folder
-    (a training output or model artifact) becomes ``local/FOLDER``."""
+    """A model spec with its path made absolute (``local/PATH``, ``replay/PATH``); a folder (a
+    training output or model artifact, e.g. ``runs/sft``) becomes ``local/FOLDER``; a user's
+    backend factory (``package.module:factory/REST``) is left alone."""
     kind, sep, rest = spec.partition("/")
     if spec == "rules" or kind == "rules":
         return spec
-    if sep and (kind in SPEC_KINDS or "." in kind or ":" in kind):
+    if sep and kind in SPEC_KINDS:
         if kind in ("local", "replay") and rest != "default":
             return f"{kind}/{_path(base_dir, rest)}"
         return spec
     folder = _path(base_dir, spec)
     if folder.is_dir():
         return f"local/{folder}"
+    if sep and rest and kind.strip(".~") and ("." in kind or ":" in kind):
+        return spec
     raise ConfigError(f"{where}: {spec!r} is neither a model spec ({', '.join(f'{k}/…' for k in SPEC_KINDS)}) "
                       f"nor a training artifact folder ({folder} not found)")
 
@@ -380,6 +383,18 @@ def read_attack_successes(run_dir: Path) -> tuple[dict[tuple[str, str], dict[str
     return outcomes, labels
 
 
+def short_judge(label: str) -> str:
+    """``msb[openai/gpt-4o@https://h/v1]`` → ``msb[gpt-4o]``: a judge label fit for a row name
+    (the row's ``judge`` field keeps the full label)."""
+    kind, sep, spec = label.partition("[")
+    if not sep:
+        return label
+    spec = spec.rstrip("]").split("@", 1)[0]
+    backend, slash, model = spec.partition("/")
+    name = Path(model).name if slash and backend in ("local", "replay") else (model if slash else spec)
+    return f"{kind}[{name or spec}]"
+
+
 def _json_num(x: float | None) -> float | None:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
 
@@ -490,7 +505,8 @@ def _rows_for_entry(entry: SuiteEntry, names: dict[str, str], views: dict[str, R
             universe = {v: view.universe.get(("attack", attack), set()) for v, view in views.items()}
             add(f"{entry.name}/{attack}/attack_success/{label}",
                 {"benchmark": attack, "attack": attack, "judge": label, "metric": "attack_success",
-                 "label": f"{attack} — attack success ({label})", "scale": "proportion", "higher_is": "worse"},
+                 "label": f"{attack} — attack success ({short_judge(label)})", "scale": "proportion",
+                 "higher_is": "worse"},
                 figures, pairs, universe, "mcnemar")
         return rows
 
@@ -530,7 +546,7 @@ def _rows_for_entry(entry: SuiteEntry, names: dict[str, str], views: dict[str, R
         shown = names.get(bench, bench)
         add(f"{entry.name}/{shown}/judge_score/{label}",
             {"benchmark": shown, "judge": label, "metric": "judge_score",
-             "label": f"{shown} — mean {kind} score ({label})", "scale": "score",
+             "label": f"{shown} — mean {kind} score ({short_judge(label)})", "scale": "score",
              "scale_range": [scale.get("low"), scale.get("high")], "higher_is": _higher_is(scale.get("direction"))},
             figures, pairs, {v: view.universe.get(("safety", bench, kind), set()) for v, view in views.items()},
             "mcnemar" if binary else "wilcoxon")
@@ -551,7 +567,7 @@ def _rows_for_entry(entry: SuiteEntry, names: dict[str, str], views: dict[str, R
         what = {"refuse": "harmful prompts", "comply": "benign prompts (over-refusal)"}.get(expected, expected)
         add(f"{entry.name}/{shown}/{expected}/refusal_rate/{label}",
             {"benchmark": shown, "judge": label, "expected": expected, "metric": "refusal_rate",
-             "label": f"{shown} — refusal rate on {what} ({label})", "scale": "proportion",
+             "label": f"{shown} — refusal rate on {what} ({short_judge(label)})", "scale": "proportion",
              "higher_is": {"refuse": "better", "comply": "worse"}.get(expected, "neither")},
             figures, pairs, {v: view.universe.get(("refusal", bench, expected), set()) for v, view in views.items()},
             "mcnemar")
