@@ -260,6 +260,15 @@ def test_partial_then_full_reuses_finished_cells(judge: Any, full: tuple[Path, d
     third = run_ablation(config, out, quiet=True)
     assert all(c["reused"] for c in third["cells"]) and judge.total == before + asked
     assert third["rows"] == reference["rows"]
+    # killed inside a cell, before its run wrote a manifest: that cell resumes from its response
+    # cache (no judge request is repeated), the others are reused
+    killed = out / "runs" / "better" / "msb"
+    (killed / "manifest.json").unlink()
+    (killed / "results.json").unlink()
+    (killed / "samples.jsonl").rename(killed / "samples.jsonl.partial")
+    fourth = run_ablation(config, out, quiet=True)
+    assert [(c["variant"], c["entry"]) for c in fourth["cells"] if not c["reused"]] == [("better", "msb")]
+    assert judge.total == before + asked and fourth["rows"] == reference["rows"]
 
 
 def test_changed_settings_rerun_the_cell(judge: Any, tmp_path: Path) -> None:
