@@ -93,7 +93,8 @@ def test_safety_run_as_lm_eval_results(safety_run: Path, tmp_path: Path) -> None
         assert loaded["configs"][task]["metadata"]["safemed"]["overall_avg"] == panel["overall_avg"]
     over = loaded["results"]["over_refusal"]
     assert over["refusal_rate,none"] == res["over_refusal"]["rate"]
-    assert lm_metrics.mean(values(samples["over_refusal"], "refusal_rate")) == pytest.approx(res["over_refusal"]["rate"])
+    refused = values(samples["over_refusal"], "refusal_rate")
+    assert lm_metrics.mean(refused) == pytest.approx(res["over_refusal"]["rate"])
     for label, judge in res["over_refusal"]["judges"].items():
         assert over[f"refusal_rate,{label}"] == judge["rate"]
     assert loaded["higher_is_better"]["sample-safety_msb"]["judge_mean"] is False  # MSB: lower is safer
