@@ -111,11 +111,13 @@ def build_inputs(root: Path) -> EvidenceInputs:
             assert result.exit_code == 0, result.output
     labels = root / "clinician_labels.csv"
     rows = [json.loads(x) for x in (root / "safety" / "samples.jsonl").read_text().splitlines()]
-    lines = ["id,score"] + [f"{r['id']},{1 if 'sorry' in r['response'].lower() else 5 if 'exactly' in r['response'] else 3}"
-                            for r in rows if r.get("judge_kind") == "msb"]
+    def label(response: str) -> int:
+        return 1 if "sorry" in response.lower() else 5 if "exactly" in response else 3
+
+    lines = ["id,score"] + [f"{r['id']},{label(r['response'])}" for r in rows if r.get("judge_kind") == "msb"]
     labels.write_text("\n".join(lines) + "\n")
-    result = runner.invoke(cli, ["judges", "calibrate", str(root / "safety"), "--human", str(labels), "--n-boot", "200"],
-                           catch_exceptions=False)
+    result = runner.invoke(cli, ["judges", "calibrate", str(root / "safety"), "--human", str(labels),
+                                 "--n-boot", "200"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     for run in ("mcq", "safety", "rt"):
         point_at_model(root / run, chain.grpo / "model")

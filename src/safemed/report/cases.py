@@ -30,8 +30,8 @@ def rule(seed: int) -> str:
             "No case is chosen by hand.")
 
 
-def _clip(text: Any) -> str:
-    text = str(text or "")
+def _clip(value: Any) -> str:
+    text = str(value or "")
     return text if len(text) <= TEXT_LIMIT else text[:TEXT_LIMIT] + f" … [{len(text) - TEXT_LIMIT} more characters]"
 
 

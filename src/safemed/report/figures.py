@@ -16,7 +16,7 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 Figure = dict[str, str]
 
@@ -177,6 +177,7 @@ def ablation_figures(section: dict[str, Any]) -> list[Figure]:
 
 
 def all_figures(evidence: dict[str, Any]) -> dict[str, list[Figure]]:
-    return {"ablation": ablation_figures(evidence["ablation"]),"capability": capability_figures(evidence["capability"]), "safety": safety_figures(evidence["safety"]),
-            "redteam": redteam_figures(evidence["redteam"]), "curation": funnel_figures(evidence["curation"]),
-            "training": training_figures(evidence["training"])}
+    return {"ablation": ablation_figures(evidence["ablation"]),
+            "capability": capability_figures(evidence["capability"]),
+            "safety": safety_figures(evidence["safety"]), "redteam": redteam_figures(evidence["redteam"]),
+            "curation": funnel_figures(evidence["curation"]), "training": training_figures(evidence["training"])}

@@ -223,7 +223,8 @@ def safety(inputs: Inputs, judges: dict[str, Any]) -> dict[str, Any]:
                 if agreement is not None:
                     overall_warn.append(f"low inter-judge agreement (alpha {agreement['alpha']:.2f} < {LOW_ALPHA})"
                                         if agreement.get("alpha") is not None else "inter-judge agreement n/a")
-                scale = next(iter(jb.get("judges", {}).values()), {}).get("scale", {})
+                first: dict[str, Any] = next(iter(jb.get("judges", {}).values()), {})
+                scale = first.get("scale") or {}
                 kinds.append({
                     "judge_kind": kind, "n": jb.get("n"), "n_items_unscored": jb.get("n_items_unscored", 0),
                     "scale": {"low": scale.get("low"), "high": scale.get("high"), "direction": scale.get("direction")},
