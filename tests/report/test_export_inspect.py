@@ -178,3 +178,28 @@ def test_inspect_view_lists_and_serves_the_logs(mcq_run: Path, safety_run: Path,
         served = client.get("/logs/" + quote(entry["name"], safe=""))
         assert served.status_code == 200 and b'"samples"' in served.content
     assert inspect_log.read_eval_log(files[0]["name"], header_only=True).results is not None
+
+
+def test_refusal_scored_run_keeps_the_refusal_rates(safety_run: Path, tmp_path: Path) -> None:  # noqa: F811
+    """``--score-as refusal`` with the deterministic refusal rules: the per-expected-behaviour
+    rates reach both exports."""
+    from click.testing import CliRunner
+
+    from safemed.cli.main import cli
+
+    replay = next(safety_run.parent.glob("responses.jsonl"))
+    run = tmp_path / "run"
+    result = CliRunner().invoke(cli, ["eval", "--model", f"replay/{replay}", "--benchmark", "sample-safety", "--out",
+                                      str(run), "-q", "--judge", "refusal=rules", "--score-as", "refusal"])
+    assert result.exit_code == 0, result.output
+    res = results(run)
+    export_run(run, "inspect", tmp_path / "logs")
+    (log,) = read_logs(tmp_path / "logs").values()
+    panel = res["benchmarks"]["sample-safety"]["judged_by"]["refusal"]
+    (label,) = panel["judges"]
+    (entry,) = [s for s in log.results.scores if s.name == label]
+    for expected, block in panel["refusal_rate_by_expected"].items():
+        assert entry.metrics[f"refusal_rate:{expected}"].value == block["judges"][label]["rate"]
+    assert log.results.metadata["refusal"] == res["refusal"]
+    lm = export_run(run, "lm-eval", tmp_path / "lm")
+    assert json.loads(lm.read_text(encoding="utf-8"))["safemed"]["refusal"] == res["refusal"]

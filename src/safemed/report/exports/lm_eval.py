@@ -388,4 +388,6 @@ def lm_eval_results(run: RunFolder) -> tuple[dict[str, Any], dict[str, list[dict
         "total_evaluation_time_seconds": None if started is None or finished is None else str(finished - started),
         "safemed": run.trace(),
     }
+    if run.results.get("refusal") is not None:  # --score-as refusal: rates per expected behaviour
+        results["safemed"]["refusal"] = run.results["refusal"]
     return results, b.samples
