@@ -35,6 +35,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from safemed.errors import ConfigError
 from safemed.report.exports.run import RunFolder, Task, tasks_of
 
 MCQ_GROUP = "safemed_mcq"
@@ -95,7 +96,8 @@ class Builder:
              lines: list[dict[str, Any]], original: int, effective: int, meta: dict[str, Any],
              prompt_versioned: bool = False) -> None:
         if name in self.results:
-            raise ValueError(f"two tasks export as {name!r}")
+            raise ConfigError(f"{self.run.path}: two of its benchmarks export as the lm-eval task {name!r} "
+                              "(names differ only in characters a task name cannot hold)")
         self.results[name] = {"name": name, "alias": alias, "sample_len": effective, **metrics}
         version = self.run.manifest.config.get("prompt_version") if prompt_versioned else None
         self.configs[name] = {"task": name, "task_alias": alias, "dataset_name": alias,
