@@ -9,8 +9,9 @@ answer. Every response from every source goes through the same :func:`normalise_
 2. markdown is reduced to plain text: headings, emphasis (``**``, ``__``, ``*``, ``_``), inline
    code ticks and fences, block quotes and horizontal rules go; bullets (``*``, ``+``, ``•``, ``-``)
    become ``- ``; numbered items become ``1. `` style with the number kept;
-3. whitespace: Unicode spaces become plain spaces, runs of spaces collapse, lines are stripped,
-   blank-line runs become one blank line, no leading or trailing blank lines.
+3. layout: Unicode spaces become plain spaces and runs of spaces collapse; hard-wrapped lines of
+   a paragraph are joined; paragraphs (a heading is one) are separated by one blank line, list
+   items by a line break, a list from its neighbouring paragraphs by one blank line.
 
 A response that is empty after this is an error (nothing to rate). Vignettes are ``{"id",
 "vignette"}`` JSONL rows; responses are ``{"vignette_id", "response"}`` JSONL rows or a
@@ -63,9 +64,17 @@ def _inline(line: str) -> str:
 def normalise_response(text: str) -> str:
     """The one plain-text form every source's response is shown in (see the module docstring)."""
     text = strip_reasoning(text.replace("\r\n", "\n").replace("\r", "\n"))
-    lines: list[str] = []
+    blocks: list[tuple[str, str]] = []  # ("p", paragraph) or ("li", list item)
+    paragraph: list[str] = []
+
+    def close() -> None:
+        if paragraph:
+            blocks.append(("p", " ".join(paragraph)))
+            paragraph.clear()
+
     for raw in text.split("\n"):
         if _FENCE.match(raw) or _RULE.match(raw):
+            close()
             continue
         line = _QUOTE.sub("", raw)
         heading = _HEADING.match(line)
@@ -77,14 +86,23 @@ def normalise_response(text: str) -> str:
         elif (numbered := _NUMBERED.match(line)) is not None:
             line, bullet = line[numbered.end():], f"{int(numbered.group(1))}. "
         line = _SPACES.sub(" ", _inline(line)).strip()
-        lines.append(bullet + line if line else "")
-    out: list[str] = []
-    for line in lines:
-        if line or (out and out[-1]):
-            out.append(line)
-    while out and not out[-1]:
-        out.pop()
-    return "\n".join(out)
+        if not line:
+            close()
+        elif bullet:
+            close()
+            blocks.append(("li", bullet + line))
+        elif heading:
+            close()
+            blocks.append(("p", line))
+        else:
+            paragraph.append(line)
+    close()
+    out = []
+    for i, (kind, block) in enumerate(blocks):
+        if i:
+            out.append("\n" if kind == "li" and blocks[i - 1][0] == "li" else "\n\n")
+        out.append(block)
+    return "".join(out)
 
 
 def _read_jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
