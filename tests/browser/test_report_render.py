@@ -3,6 +3,7 @@ the file, every section present; a full-page screenshot is kept as a test artifa
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,17 @@ from safemed.report.package import SECTIONS, build_report
 
 @pytest.fixture(scope="module")
 def report_html(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The full package, built in a worker thread: the Playwright driver keeps an event loop running in
+    this one, and the evaluations the inputs need run their own (asyncio.run)."""
     root = tmp_path_factory.mktemp("report-render")
-    ins = build_inputs(root / "inputs")
-    return build_report([ins.mcq, ins.safety], [ins.redteam], write_study(root / "study"),
-                        write_ablation(root / "ablation"), ins.ledger, ins.grpo, root / "package")
+
+    def build() -> Path:
+        ins = build_inputs(root / "inputs")
+        return build_report([ins.mcq, ins.safety], [ins.redteam], write_study(root / "study"),
+                            write_ablation(root / "ablation"), ins.ledger, ins.grpo, root / "package")
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(build).result()
 
 
 def test_report_renders_offline_without_errors(page: Any, report_html: Path) -> None:
