@@ -4,6 +4,7 @@ kept apart; responses from an eval run folder lose their reasoning like every ot
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import re
 from pathlib import Path
@@ -80,7 +81,8 @@ def test_packets_carry_no_source_tell(tmp_path: Path) -> None:
             positions[source_of[row["packet_item"]]].append(pos)
             text = row["response"]
             # one plain format for every source: no markup, no reasoning, no odd whitespace
-            assert not re.search(r"[*#`_~>]|\r|\u00a0|  |\n\n\n|^\s|\s$|---", text), (source_of[row["packet_item"]], text)
+            tell = re.search(r"[*#`_~>]|\r|\u00a0|  |\n\n\n|^\s|\s$|---", text)
+            assert tell is None, (source_of[row["packet_item"]], text)
             assert all(line == line.strip() for line in text.split("\n"))
             assert row["safety"] == row["clarity"] == row["comment"] == ""
         sources = [source_of[r["packet_item"]] for r in rows]
@@ -92,7 +94,7 @@ def test_packets_carry_no_source_tell(tmp_path: Path) -> None:
     assert sps.mannwhitneyu(positions[CANDIDATE], positions[BASELINE]).pvalue > 0.05
     # nor does the item id: sorting by id does not group one source
     by_id = [source_of[i] for i in sorted(key["items"])]
-    runs = 1 + sum(a != b for a, b in zip(by_id, by_id[1:], strict=False))
+    runs = 1 + sum(a != b for a, b in itertools.pairwise(by_id))
     assert runs > len(by_id) / 4
     # a source's mean response position is balanced across raters
     assert abs(np.mean(positions[CANDIDATE]) - np.mean(positions[BASELINE])) < 0.15 * result.n_items

@@ -16,10 +16,10 @@ import pytest
 import scipy.stats as sps
 from statsmodels.stats.multitest import multipletests
 
+from safemed.ledger import Ledger
 from safemed.stats import holm, icc2, icc2k, krippendorff_alpha, rank_biserial_ci, wilcoxon_signed_rank
 from safemed.study.analyze import analyze_study
 from safemed.study.power import signed_rank_mde, signed_rank_power
-from safemed.ledger import Ledger
 
 from .conftest import DIMS, Study
 
@@ -129,11 +129,11 @@ def test_analysis_numbers_agree_with_reference_libraries(study: Study) -> None:
     with Ledger.open(study.db) as led:
         result = analyze_study(study.packets, study.sheets(), study.root / "out", led)
     key = json.loads((study.packets / "key.json").read_text())
-    rows = [row for sheet in study.sheets() for row in csv.DictReader(open(sheet, newline=""))]
+    rows = [row for sheet in study.sheets() for row in csv.DictReader(sheet.read_text().splitlines())]
     long = pd.DataFrame([{**key["items"][r["packet_item"]], "item": r["packet_item"], "rater": r["rater"],
                           **{d: int(r[d]) for d in DIMS}} for r in rows])
     by_dim = {d["name"]: d for d in result["dimensions"]}
-    assert [d["name"] for d in result["dimensions"]][0] == "safety"
+    assert next(d["name"] for d in result["dimensions"]) == "safety"
     pvals = []
     for dim in DIMS:
         means = long.groupby(["vignette_id", "source"])[dim].mean().unstack()
