@@ -114,8 +114,11 @@ def freeze_cmd(plan_path: Path, db_url: str | None, key_path: Path | None, froze
 @click.option("--raters", required=True, metavar="R1,R2,…")
 @click.option("--seed", type=int, required=True, help="shuffles item ids and each rater's order")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--ratings-db", default=None, metavar="URL",
+              help="also create a likert rating task with the blinded items in this review-app database")
+@click.option("--ratings-task", default=None, metavar="NAME", help="its name [default: study-<plan id>]")
 def packets_cmd(plan_path: Path, vignettes: str, responses: tuple[str, ...], raters: str, seed: int,
-                out: Path) -> None:
+                out: Path, ratings_db: str | None, ratings_task: str | None) -> None:
     """Write one blinded packet per rater (CSV + printable HTML) and the key, kept apart."""
     from safemed.study.packets import write_packets
 
@@ -128,9 +131,13 @@ def packets_cmd(plan_path: Path, vignettes: str, responses: tuple[str, ...], rat
             raise ConfigError(f"--responses: source {name.strip()!r} given twice")
         sources[name.strip()] = _sample(file[7:]) if file.startswith("sample:") else Path(file)
     vpath = _sample("vignettes") if vignettes == "sample" else Path(vignettes)
-    result = write_packets(plan_path, vpath, sources, _csv_list(raters, "--raters"), seed=seed, out=out)
+    result = write_packets(plan_path, vpath, sources, _csv_list(raters, "--raters"), seed=seed, out=out,
+                           ratings_db=ratings_db, ratings_task=ratings_task)
     click.echo(f"{len(result.packets)} packets of {result.n_items} items ({result.n_vignettes} vignettes × 2 "
                f"sources) in {out / 'packets'}; key: {result.key} (keep it from the raters)")
+    if result.ratings_task:
+        click.echo(f"review-app task {result.ratings_task['id']} ({result.ratings_task['name']}) in {ratings_db}; "
+                   f"read it back with `safemed ratings export {result.ratings_task['name']} --format jsonl`")
     for e in result.excluded:
         click.echo(f"excluded {e['vignette_id']}: {e['reason']}", err=True)
 
@@ -166,7 +173,8 @@ def simulate_cmd(plan_path: Path, packets_dir: Path, out: Path, seed: int, effec
 @click.argument("study_dir", metavar="DIR", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--ratings", "ratings", multiple=True, required=True, metavar="FILE.csv",
               type=click.Path(dir_okay=False, path_type=Path),
-              help="filled rating sheets (repeat, or give several after one --ratings)")
+              help="filled rating sheets, or a `safemed ratings export --format jsonl` file of the study's "
+                   "review-app task (repeat, or give several after one --ratings)")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--plan", "plan_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="the plan file [default: DIR/plan.json]")

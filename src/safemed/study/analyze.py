@@ -172,7 +172,11 @@ def _deviations(plan: Mapping[str, Any], key: Mapping[str, Any], ratings: Rating
         out.append(f"{len(key['excluded'])} vignette(s) excluded when the packets were made: " + "; ".join(
             f"{e['vignette_id']}: {e['reason']}" for e in key["excluded"]))
     missing = [r for r in key["raters"] if r not in ratings.scores]
-    if missing:
+    if ratings.from_app:
+        planned_k, got_k = len(key["raters"]), len(ratings.scores)
+        if got_k != planned_k:
+            out.append(f"{got_k} raters rated in the review app, {planned_k} planned")
+    elif missing:
         out.append(f"ratings of {len(missing)} of {len(key['raters'])} raters are missing: {', '.join(missing)} "
                    "(vignette means use the raters present)")
     if ratings.simulated:

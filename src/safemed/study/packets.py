@@ -53,6 +53,7 @@ class PacketsResult:
     n_items: int
     excluded: list[dict[str, str]]
     manifest_id: str
+    ratings_task: dict[str, str] | None = None
 
 
 def columns(plan: Mapping[str, Any]) -> list[str]:
@@ -98,6 +99,26 @@ def _html_packet(plan: Mapping[str, Any], rater: str, rows: list[dict[str, str]]
             f"<table>{anchors}</table>{''.join(items)}</body></html>\n")
 
 
+def create_likert_task(plan: Mapping[str, Any], rows: Sequence[Mapping[str, str]], url: str, name: str | None,
+                       raters: int, seed: int) -> dict[str, str]:
+    """A ``likert`` task in the rating store at ``url`` holding the blinded items (no source is
+    stored with them), every item to be rated by ``raters`` raters; returns its id and name."""
+    from safemed.ratings import RatingStore, Unit
+
+    if (plan["scale"]["min"], plan["scale"]["max"]) != (1, 5):
+        raise ConfigError(f"the review app rates on 1-5; this plan's scale is {plan['scale']['min']}-"
+                          f"{plan['scale']['max']} (use the CSV packets)")
+    name = name or f"study-{plan['plan_id'][:8]}"
+    anchors = " ".join(f"{d['name']}: " + "; ".join(f"{k} = {v}" for k, v in d["anchors"].items()) + "."
+                       for d in plan["dimensions"])
+    units = [Unit(id=row["packet_item"], prompt=row["vignette"], responses=(row["response"],)) for row in rows]
+    with RatingStore.open(url) as store:
+        task_id = store.create_task(name, "likert", units, dimensions=dimension_names(plan), raters_per_unit=raters,
+                                    seed=seed, instructions="Rate each response on every dimension from 1 to 5. "
+                                    "Responses come from different sources in a random order. " + anchors)
+    return {"id": task_id, "name": name}
+
+
 def _item_ids(n: int, rng: random.Random) -> list[str]:
     width = max(4, len(str(10 * n)))
     numbers = rng.sample(range(10 ** (width - 1), 10 ** width), n)
@@ -112,12 +133,19 @@ def write_packets(
     *,
     seed: int,
     out: Path,
+    ratings_db: str | None = None,
+    ratings_task: str | None = None,
 ) -> PacketsResult:
     """Write the packets, key, plan copy and manifest into ``out`` (which must not exist or be empty).
 
     ``responses`` maps each of the plan's two sources (``candidate`` and ``baseline``) to a JSONL
     file or a ``safemed eval`` run folder. Vignettes missing a response from either source are
     left out and listed in the key (the analysis reports them as exclusions).
+
+    ``ratings_db`` (a database URL) also creates a ``likert`` rating task there (name
+    ``ratings_task``, default ``study-<plan id[:8]>``) with the same blinded items, so raters can
+    rate in the review app; ``safemed ratings export TASK --format jsonl`` output is then accepted
+    by ``analyze`` like the CSV sheets. The app's scale is 1–5, so the plan's must be too.
     """
     plan_path, vignettes_path, out = Path(plan_path), Path(vignettes_path), Path(out)
     plan = load_plan(plan_path)
@@ -187,6 +215,11 @@ def write_packets(
                           for name, s in sources.items()},
             "vignettes_sha256": sha256_file(vignettes_path),
         }
+        if ratings_db is not None:
+            first = rater_names[0]
+            ordered = [{"packet_item": item, "vignette": vignettes[items[item][0]],
+                        "response": sources[items[item][1]].by_vignette[items[item][0]]} for item in orders[first]]
+            key["ratings_task"] = create_likert_task(plan, ordered, ratings_db, ratings_task, len(rater_names), seed)
         atomic_write_json(tmp / KEY, key)
         atomic_write_json(tmp / PLAN, plan)
         parents = [plan["plan_id"], *(s.run_manifest_id for s in sources.values() if s.run_manifest_id)]
@@ -202,4 +235,4 @@ def write_packets(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return PacketsResult(out, [out / w for w in written if w.endswith(".csv")], out / KEY, len(included),
-                         len(items), excluded, manifest.id)
+                         len(items), excluded, manifest.id, key.get("ratings_task"))

@@ -10,6 +10,10 @@ whole analysis (nothing is analysed from it):
 - the same rater rating the same packet item twice (in one file or across files);
 - a rater who left packet items of their packet unrated (rows deleted).
 
+Labels from the review app are accepted too: ``safemed ratings export TASK --format jsonl`` of the
+likert task ``study packets --ratings-db`` created (a ``.jsonl`` file; its raters are the app's
+pseudonyms; every one must have rated every item, as on paper).
+
 A sheet is *simulated* when any row's ``comment`` starts with ``SIMULATED`` or a
 ``simulation.json`` lies next to it (what ``safemed study simulate`` writes); the analysis
 carries that mark into every output.
@@ -56,6 +60,7 @@ class Ratings:
 
     scores: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
     files: list[RatingFile] = field(default_factory=list)
+    from_app: bool = False
 
     @property
     def simulated(self) -> bool:
@@ -95,6 +100,10 @@ def read_ratings(paths: Sequence[Path], plan: Mapping[str, Any], key: Mapping[st
     where: dict[tuple[str, str], str] = {}
     for raw in paths:
         path = Path(raw)
+        if path.suffix == ".jsonl":
+            out.files.append(_read_app_export(path, dims, lo, hi, items, key, out, where))
+            out.from_app = True
+            continue
         try:
             text = path.read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as exc:
@@ -138,6 +147,52 @@ def read_ratings(paths: Sequence[Path], plan: Mapping[str, Any], key: Mapping[st
             raise DataError(files, None, "packet_item", f"rater {rater!r} left {len(missing)} of {len(items)} packet "
                             f"items unrated: {shown}")
     return out
+
+
+def _read_app_export(path: Path, dims: Sequence[str], lo: int, hi: int, items: Mapping[str, Any],
+                     key: Mapping[str, Any], out: Ratings, where: dict[tuple[str, str], str]) -> RatingFile:
+    task = key.get("ratings_task") or {}
+    if not task:
+        raise ConfigError(f"{path}: these packets were made without a review-app task (--ratings-db); "
+                          "give the filled CSV sheets")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the ratings file {path}: {exc}") from exc
+    raters: list[str] = []
+    n = 0
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError as exc:
+            raise DataError(str(path), lineno, None, f"not JSON: {exc}") from exc
+        if not isinstance(row, dict):
+            raise DataError(str(path), lineno, None, "each line must be a JSON object")
+        if row.get("task_id") != task["id"]:
+            raise DataError(str(path), lineno, "task_id", f"{row.get('task_id')!r} is not this study's rating task "
+                            f"{task['id']} ({task['name']})")
+        item, rater = str(row.get("unit_id", "")), str(row.get("rater", ""))
+        if item not in items:
+            raise DataError(str(path), lineno, "unit_id", f"unknown packet item {item!r} (not in the key)")
+        if (rater, item) in where:
+            raise DataError(str(path), lineno, "unit_id", f"rater {rater!r} rated {item} twice (also at "
+                            f"{where[rater, item]})")
+        label = row.get("label")
+        given = label.get("scores") if isinstance(label, dict) else None
+        if not isinstance(given, dict):
+            raise DataError(str(path), lineno, "label", "not a likert label ({\"scores\": {...}})")
+        scores = {d: _score(path, lineno, f"label.scores.{d}", None if given.get(d) is None else str(given[d]), lo, hi)
+                  for d in dims}
+        where[rater, item] = f"{path}:{lineno}"
+        out.scores.setdefault(rater, {})[item] = scores
+        if rater not in raters:
+            raters.append(rater)
+        n += 1
+    if n == 0:
+        raise DataError(str(path), None, None, "no labels")
+    return RatingFile(path, sha256_file(path), raters, n, False)
 
 
 def simulation_info(ratings: Ratings) -> list[dict[str, Any]]:
