@@ -149,6 +149,8 @@ def test_analysis_numbers_agree_with_reference_libraries(study: Study) -> None:
         pvals.append(ref.pvalue)
         ni = sps.wilcoxon((diff + 0.5).round(9), alternative="greater", method="approx", correction=False)
         assert got["non_inferiority"]["p"] == pytest.approx(ni.pvalue)
+        assert got["non_inferiority"]["alpha"] == 0.025 and got["non_inferiority"]["ci_level"] == 0.95
+        assert got["non_inferiority"]["non_inferior"] == (ni.pvalue < 0.025)
         wide = long.pivot(index="item", columns="rater", values=dim)
         ref_icc = pingouin.intraclass_corr(long, targets="item", raters="rater", ratings=dim).set_index("Type")
         assert got["icc2k"]["value"] == pytest.approx(ref_icc.loc["ICC(A,k)", "ICC"])

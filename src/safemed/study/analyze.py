@@ -17,9 +17,10 @@ the plan it is given is the plan the packets were made for *and* the ledger hold
 - reliability of the rating process on every packet item (vignette × source): ICC(2,k) with
   McGraw & Wong's F-based CI, and Krippendorff's ordinal α with a bootstrap CI over items;
 - **non-inferiority** when a margin ``M`` was planned: a one-sided Wilcoxon signed-rank test of
-  ``d + M`` (H0: the differences are centred at ``−M`` or below) at the plan's α, with a
-  seeded bootstrap ``1 − 2α`` interval of the median difference as support; confirmatory for
-  the primary endpoint only;
+  ``d + M`` (H0: the differences are centred at ``−M`` or below) at α/2 (the convention of ICH
+  E9 and CONSORT: the lower limit of a two-sided 1 − α interval above ``−M``), with a seeded
+  bootstrap 1 − α interval of the median difference as support; confirmatory for the primary
+  endpoint only;
 - a power / minimum-detectable-effect statement for the n actually analysed (:mod:`.power`);
 - every deviation from the plan (fewer vignettes, missing raters, simulated ratings …).
 """
@@ -72,9 +73,10 @@ METHODS = {
            "Satterthwaite df).",
     "alpha": "Krippendorff's α, ordinal metric over the scale's values, raters × packet items; percentile bootstrap "
              "CI resampling items.",
-    "non_inferiority": "One-sided Wilcoxon signed-rank test of (d + margin) > 0 at the plan's α (H0: median "
-                       "difference ≤ −margin), with a seeded bootstrap (1 − 2α) CI of the median difference; "
-                       "confirmatory for the primary endpoint only.",
+    "non_inferiority": "One-sided Wilcoxon signed-rank test of (d + margin) > 0 at α/2 (H0: median difference "
+                       "≤ −margin; the lower limit of a two-sided 1 − α interval, as ICH E9 and CONSORT advise), "
+                       "with a seeded bootstrap (1 − α) CI of the median difference; confirmatory for the "
+                       "primary endpoint only.",
     "power": POWER_METHOD,
 }
 
@@ -148,7 +150,7 @@ def _dimension(name: str, primary: bool, cand: np.ndarray, base: np.ndarray, pla
     }
     margin = plan.get("margin")
     if margin is not None:
-        alpha = float(plan["alpha"])
+        alpha = float(plan["alpha"]) / 2  # one-sided, the two-sided (1 - α) interval's lower tail
         ni = wilcoxon_signed_rank(zero, np.round(d + float(margin), DECIMALS), alternative="greater",
                                   method="auto")
         level = 1 - 2 * alpha
@@ -239,7 +241,7 @@ def analyze_study(study_dir: Path, ratings: Sequence[Path], out: Path, ledger: L
         "plan": {"plan_id": plan["plan_id"], "sha256": sha, "hash_of": HASH_OF, "frozen": frozen.as_dict(),
                  "dimensions": names, "primary": plan["primary"], "scale": plan["scale"], "alpha": plan["alpha"],
                  "margin": plan["margin"], "planned_n": plan["planned_n"], "candidate": cand, "baseline": base,
-                 "test": plan["test"], "planned_power": plan["power"]},
+                 "test": plan["test"], "planned_power": plan["power"], "packets_created_at": key["created_at"]},
         "direction": "candidate - baseline",
         "sample": {"vignettes_planned": plan["planned_n"], "vignettes_in_packets": len(vignettes),
                    "vignettes_analysed": len(vignettes), "excluded": key["excluded"],
