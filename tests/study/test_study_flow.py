@@ -33,9 +33,10 @@ def test_flow_from_the_cli(tmp_path: Path, key_file: Path) -> None:
     assert sha in out and "power 0.76" in out
     assert f"frozen: plan sha256 {sha} is ledger event 0" in run("freeze", str(plan), "--db", db)
     assert "already frozen" in run("freeze", str(plan), "--db", db)
-    run("packets", "--plan", str(plan), "--vignettes", "sample", "--responses", "model=sample:model",
-        "--responses", "clinician=sample:clinician", "--raters", "R1,R2,R3,R4,R5", "--seed", "7",
-        "--out", str(tmp_path / "study"))
+    out = run("packets", "--plan", str(plan), "--vignettes", "sample", "--responses", "model=sample:model",
+              "--responses", "clinician=sample:clinician", "--raters", "R1,R2,R3,R4,R5", "--seed", "7",
+              "--out", str(tmp_path / "study"))
+    assert "warning: median response length" in out  # the bundled model answers are longer
     assert "SIMULATED" in run("simulate", "--plan", str(plan), "--packets", str(tmp_path / "study"),
                               "--out", str(tmp_path / "ratings"), "--seed", "8", "--effect", "model=0.5")
     sheets = sorted(str(p) for p in (tmp_path / "ratings").glob("*.csv"))
@@ -57,6 +58,9 @@ def test_flow_from_the_cli(tmp_path: Path, key_file: Path) -> None:
     assert set(safety) >= {"n", "n_nonzero", "candidate", "baseline", "difference", "wilcoxon", "p_holm",
                            "effect_r", "rank_biserial", "icc2k", "krippendorff_alpha", "non_inferiority"}
     assert any("SIMULATED" in d for d in result["deviations"])
+    lengths = result["sample"]["response_chars"]
+    assert set(lengths) == {"model", "clinician"} and lengths["model"]["median"] > lengths["clinician"]["median"]
+    assert "Blinding check, response length" in (tmp_path / "result" / "study.md").read_text()
     assert result["simulation"][0]["parameters"]["effects"] == {"model": 0.5, "clinician": 0.0}
     md = (tmp_path / "result" / "study.md").read_text()
     assert md.startswith("# Human–AI paired study (SIMULATED)") and "**SIMULATED RATINGS.**" in md

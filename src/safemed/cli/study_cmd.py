@@ -140,6 +140,12 @@ def packets_cmd(plan_path: Path, vignettes: str, responses: tuple[str, ...], rat
                    f"read it back with `safemed ratings export {result.ratings_task['name']} --format jsonl`")
     for e in result.excluded:
         click.echo(f"excluded {e['vignette_id']}: {e['reason']}", err=True)
+    medians = {name: v["median"] for name, v in json.loads(result.key.read_text(encoding="utf-8"))
+               ["response_chars"].items()}
+    if max(medians.values()) > 1.5 * max(min(medians.values()), 1):
+        shown = ", ".join(f"{name} {value:.0f}" for name, value in medians.items())
+        click.echo(f"warning: median response length differs by more than half between sources ({shown} "
+                   "characters): raters may tell them apart", err=True)
 
 
 @study.command("simulate")

@@ -23,6 +23,7 @@ import html
 import os
 import random
 import shutil
+import statistics
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -117,6 +118,12 @@ def create_likert_task(plan: Mapping[str, Any], rows: Sequence[Mapping[str, str]
                                     seed=seed, instructions="Rate each response on every dimension from 1 to 5. "
                                     "Responses come from different sources in a random order. " + anchors)
     return {"id": task_id, "name": name}
+
+
+def _length_summary(lengths: Sequence[int]) -> dict[str, float]:
+    """Median and quartiles of response lengths (the blinding check a report shows)."""
+    q1, median, q3 = statistics.quantiles(lengths, n=4, method="inclusive") if len(lengths) > 1 else [lengths[0]] * 3
+    return {"median": float(median), "q1": float(q1), "q3": float(q3)}
 
 
 def _item_ids(n: int, rng: random.Random) -> list[str]:
@@ -214,6 +221,8 @@ def write_packets(
                                  "run_manifest_id": s.run_manifest_id, "skipped_failed": s.skipped}
                           for name, s in sources.items()},
             "vignettes_sha256": sha256_file(vignettes_path),
+            "response_chars": {name: _length_summary([len(sources[name].by_vignette[v]) for v in included])
+                               for name in wanted},
         }
         if ratings_db is not None:
             first = rater_names[0]

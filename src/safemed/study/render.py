@@ -32,7 +32,17 @@ def _ci(est: Mapping[str, Any], digits: int = 2) -> str:
 
 
 def _mq(s: Mapping[str, Any]) -> str:
-    return f"{_n(s['median'])} ({_n(s['q1'])}–{_n(s['q3'])})"
+    return f"{_n(s['median'])} ({_n(s['q1'])} to {_n(s['q3'])})"
+
+
+def _lengths(sample: Mapping[str, Any]) -> list[str]:
+    lengths = sample.get("response_chars") or {}
+    if not lengths:
+        return [""]
+    text = "; ".join(f"{name}: median {v['median']:.0f} (IQR {v['q1']:.0f} to {v['q3']:.0f})"
+                     for name, v in lengths.items())
+    return [f"- Blinding check, response length in characters after normalisation: {text}. Formatting is "
+            "identical across sources; a length or content difference is visible to raters.", ""]
 
 
 def render_markdown(study: Mapping[str, Any]) -> str:
@@ -57,6 +67,7 @@ def render_markdown(study: Mapping[str, Any]) -> str:
         f"{len(sample['raters_analysed'])} raters ({', '.join(sample['raters_analysed'])}); "
         f"{sample['ratings_rows']} rating rows.",
         "",
+        *_lengths(sample),
         "## Paired comparison (primary first)",
         "",
         f"| dimension | {cand} median (IQR) | {base} median (IQR) | difference median (IQR) | W | z | p | test "
@@ -74,7 +85,7 @@ def render_markdown(study: Mapping[str, Any]) -> str:
               f"({nonzero}).", ""]
     if plan.get("margin") is not None:
         lines += ["## Non-inferiority", "",
-                  f"Margin {plan['margin']} scale points; {study['methods']['non_inferiority']}", "",
+                  f"Margin {plan['margin']} scale points. {study['methods']['non_inferiority']}", "",
                   "| dimension | W+ | z | one-sided p | median difference [CI] | non-inferior | |",
                   "|---|---|---|---|---|---|---|"]
         for d in dims:
