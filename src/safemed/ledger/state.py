@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from statistics import fmean
 
 from safemed.records.curation import (
+    NON_ITEM_EVENTS,
     RUBRICS,
     Adjudication,
     Assignment,
@@ -28,7 +29,6 @@ from safemed.records.curation import (
     Escalation,
     Flag,
     Item,
-    NON_ITEM_EVENTS,
     LedgerEvent,
     RetentionDecision,
     Review,

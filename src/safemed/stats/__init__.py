@@ -34,6 +34,7 @@ if TYPE_CHECKING:
         corrected_prevalence,
         corrected_rate_ci,
     )
+    from safemed.stats.icc import ICCResult, icc2, icc2k
     from safemed.stats.paired import (
         McNemarResult,
         WilcoxonResult,
@@ -44,7 +45,6 @@ if TYPE_CHECKING:
         rank_biserial_ci,
         wilcoxon_signed_rank,
     )
-    from safemed.stats.icc import ICCResult, icc2, icc2k
     from safemed.stats.proportions import (
         Estimate,
         macro_proportion_ci,

@@ -74,7 +74,7 @@ def icc2(data: ArrayLike, *, level: float = 0.95) -> ICCResult:
     df1, dfc, df2 = n - 1, k - 1, (n - 1) * (k - 1)
     msr, msc, mse = ss_rows / df1, ss_cols / dfc, max(ss_err, 0.0) / df2
     denominator_1 = msr + (k - 1) * mse + k * (msc - mse) / n
-    if denominator_1 <= 0 or mse == 0 and msr == 0:
+    if denominator_1 <= 0 or (mse == 0 and msr == 0):
         nan = nan_estimate(n, level)
         return ICCResult(nan, nan, n, k, math.nan, df1, df2, math.nan)
     icc_1 = (msr - mse) / denominator_1
@@ -84,7 +84,10 @@ def icc2(data: ArrayLike, *, level: float = 0.95) -> ICCResult:
     fstat = msr / mse if mse > 0 else math.inf
     pvalue = float(fdist.sf(fstat, df1, df2)) if mse > 0 else 0.0
     low, high = _ci_case_2a(icc_1, msr, msc, mse, n, k, level)
-    step = (lambda r: r * k / (1 + r * (k - 1)))
+
+    def step(r: float) -> float:  # Spearman–Brown: a single rater's ICC to the mean of k
+        return float(r * k / (1 + r * (k - 1)))
+
     return ICCResult(Estimate(icc_1, low, high, n, level), Estimate(icc_k, step(low), step(high), n, level),
                      n, k, float(fstat), df1, df2, pvalue)
 
