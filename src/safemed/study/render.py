@@ -58,7 +58,8 @@ def render_markdown(study: Mapping[str, Any]) -> str:
     frozen = plan["frozen"]
     lines += [
         f"- Plan `{plan['plan_id']}`, sha256 `{plan['sha256']}` (of its RFC 8785 canonical JSON), frozen in the "
-        f"ledger as event {frozen['seq']} at {frozen['created_at']} by {frozen['actor']}.",
+        f"ledger as event {frozen['seq']} at {frozen['created_at']} by {frozen['actor']} (prove it: `safemed ledger "
+        f"proof {frozen['item_id']}`); packets made at {plan.get('packets_created_at', '–')}.",
         f"- Direction: **{cand} − {base}** (positive: {cand} rated higher). Scale {plan['scale']['min']}–"
         f"{plan['scale']['max']}; α = {plan['alpha']}, Holm across {len(dims)} dimension(s); primary endpoint: "
         f"**{plan['primary']}**.",
