@@ -78,7 +78,14 @@ def plan_cmd(out: Path, dimensions: str, primary: str | None, scale: str, alpha:
     """Write the analysis plan (freeze it before anyone sees unblinded data)."""
     from safemed.study.plan import make_plan, write_plan
 
-    anchors = json.loads(anchors_path.read_text(encoding="utf-8")) if anchors_path else None
+    anchors = None
+    if anchors_path is not None:
+        try:
+            anchors = json.loads(anchors_path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise ConfigError(f"--anchors {anchors_path}: not JSON: {exc}") from exc
+        if not isinstance(anchors, dict) or not all(isinstance(v, dict) for v in anchors.values()):
+            raise ConfigError(f'--anchors {anchors_path}: expected {{"dimension": {{"1": "text", …}}}}')
     plan = make_plan(_csv_list(dimensions, "--dimensions"), primary=primary, scale=_scale(scale), alpha=alpha,
                      margin=margin, n=n, candidate=candidate, baseline=baseline, effect_dz=effect_dz,
                      anchors=anchors, n_boot=n_boot, seed=seed)
