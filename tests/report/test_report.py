@@ -167,14 +167,28 @@ def test_tampered_file_fails_and_writes_nothing(evidence_inputs: EvidenceInputs,
 
 
 def test_run_of_another_model_fails(evidence_inputs: EvidenceInputs, tmp_path: Path) -> None:
+    """A run of a model that is neither --model nor one it was trained from fails; a run of an
+    earlier training stage (an ablation's +SFT row) is fine, but some run must evaluate --model."""
     run = _copy(evidence_inputs.mcq, tmp_path / "mcq")
-    point_at_model(run, evidence_inputs.sft / "model")  # the SFT model, not the GRPO one given
+    point_at_model(run, evidence_inputs.grpo / "model")  # the GRPO model, given --model SFT (its ancestor)
     with pytest.raises(LineageError) as info:
-        build_report([run], [], None, None, None, evidence_inputs.grpo, tmp_path / "p")
-    sft = read_manifest(evidence_inputs.sft / "model").id
+        build_report([run], [], None, None, None, evidence_inputs.sft, tmp_path / "p")
+    grpo = read_manifest(evidence_inputs.grpo / "model").id
     failed = dict(info.value.failures)
-    assert sft in failed["run names the model"] and str(run) in failed["run names the model"]
+    assert grpo in failed["run names the model"] and str(run) in failed["run names the model"]
+    assert "a run evaluates the model" in failed
     assert not (tmp_path / "p").exists()
+
+    sft_run = _copy(evidence_inputs.safety, tmp_path / "safety-sft")
+    point_at_model(sft_run, evidence_inputs.sft / "model")  # only the SFT stage, given --model GRPO
+    with pytest.raises(LineageError) as info:
+        build_report([sft_run], [], None, None, None, evidence_inputs.grpo, tmp_path / "p")
+    failed = dict(info.value.failures)
+    assert set(failed) == {"a run evaluates the model"}, failed
+    assert not (tmp_path / "p").exists()
+    # beside a run of the GRPO model itself, the SFT run is an earlier stage and passes
+    build_report([sft_run, evidence_inputs.mcq], [], None, None, None, evidence_inputs.grpo, tmp_path / "p")
+    assert (tmp_path / "p" / "report.html").is_file()
 
 
 def test_another_ledger_fails_the_consistency_checks(evidence_inputs: EvidenceInputs, tmp_path: Path) -> None:

@@ -20,4 +20,8 @@ COMMANDS: dict[str, str] = {
     "ratings": "safemed.cli.ratings_cmd:ratings",
     "train": "safemed.cli.train_cmd:train",
     "lineage": "safemed.cli.lineage_cmd:lineage_command",
+    "study": "safemed.cli.study_cmd:study",
+    "export": "safemed.cli.export_cmd:export_command",
+    "report": "safemed.cli.report_cmd:report_command",
+    "ablate": "safemed.cli.ablate_cmd:ablate_command",
 }

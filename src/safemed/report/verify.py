@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from safemed.artifacts import read_manifest
 from safemed.errors import ConfigError
 from safemed.report.inputs import Artifact, Inputs
 from safemed.report.lineage import Check, Lineage, Walker
@@ -90,6 +91,52 @@ def _run_inputs(walker: Walker, artifact: Artifact) -> None:
                          str(artifact.path / "manifest.json"), 1)
 
 
+def model_ancestors(model: Artifact) -> dict[str, Path]:
+    """The safemed model artifacts ``model`` was trained from (GRPO on SFT on …), id → folder,
+    read from each model manifest's ``base_model.artifact`` (their hashes are the lineage walk's)."""
+    found: dict[str, Path] = {}
+    config = model.manifest.config
+    while True:
+        base = config.get("base_model") if isinstance(config, dict) else None
+        parent = base.get("artifact") if isinstance(base, dict) else None
+        if not isinstance(parent, dict) or not isinstance(parent.get("path"), str) or parent.get("id") in found:
+            return found
+        folder = Path(parent["path"])
+        found[str(parent.get("id"))] = folder
+        try:
+            config = read_manifest(folder).config
+        except (OSError, ValueError):
+            return found
+
+
+def _check_runs_name_models(walker: Walker, inputs: Inputs, model: Artifact) -> None:
+    """Each run names the model it evaluated: ``--model`` itself, one of the artifacts it was trained
+    from (an ablation's earlier stages), or no safemed artifact at all (a base model, an endpoint:
+    stated, since it has no lineage to check); and at least one run evaluates ``--model``."""
+    ancestors = model_ancestors(model)
+    evaluated = False
+    for run in [*inputs.runs, *inputs.redteam]:
+        named = _named_model(run)
+        spec = run.manifest.config.get("model")
+        spec = spec.get("spec") if isinstance(spec, dict) else spec
+        named_id = named.get("id") if named else None
+        if named_id == model.id:
+            evaluated = True
+            walker.check("run names the model", True, f"{run.path} evaluated model artifact {model.id}", 0)
+        elif named_id is None:
+            walker.check("run names the model", True, f"{run.path} evaluated {spec}, not a safemed model artifact "
+                         "(no training lineage to check)", 0)
+        else:
+            ok = named_id in ancestors
+            walker.check("run names the model", ok,
+                         f"{run.path} evaluated {named_id}, an artifact {model.id} was trained from" if ok else
+                         f"{run.path} names model artifact {named_id} (model {spec}), neither --model "
+                         f"{model.path} ({model.id}) nor an artifact it was trained from", 0)
+    walker.check("a run evaluates the model", evaluated,
+                 f"a run evaluated --model {model.id}" if evaluated else
+                 f"no run names --model {model.path} ({model.id})", 0)
+
+
 def verify_inputs(inputs: Inputs, ledger_url: str | None) -> Verification:
     """Every check of the module docstring; the caller raises :class:`LineageError` when not ok."""
     lineage = Lineage(Path("."))
@@ -101,15 +148,7 @@ def verify_inputs(inputs: Inputs, ledger_url: str | None) -> Verification:
                 _run_inputs(walker, artifact)
         model = inputs.model
         if model is not None:
-            for run in [*inputs.runs, *inputs.redteam]:
-                named = _named_model(run)
-                ok = named is not None and named.get("id") == model.id
-                spec = run.manifest.config.get("model")
-                spec = spec.get("spec") if isinstance(spec, dict) else spec
-                walker.check("run names the model", ok,
-                             f"{run.path} evaluated model artifact {model.id}" if ok else
-                             f"{run.path} names model artifact {named.get('id') if named else None} "
-                             f"(model {spec}); --model {model.path} is {model.id}", 0)
+            _check_runs_name_models(walker, inputs, model)
     finally:
         walker.close()
     ledger_checks = [c for c in lineage.checks if c.what == "consistent with the latest signed checkpoint"]
