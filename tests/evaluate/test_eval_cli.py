@@ -275,19 +275,3 @@ def test_local_default_model_answers_sample(tmp_path: Path) -> None:
     manifest = json.loads((tmp_path / "r" / "manifest.json").read_text())
     assert manifest["config"]["model"]["model"] == "SmolLM2-135M-Instruct.Q4_1.gguf"
     assert len(manifest["config"]["model"]["sha256"]) == 64
-
-
-def test_quickstart_with_safety_sample(tmp_path: Path) -> None:
-    def judge(messages: list[dict[str, object]]) -> str:
-        prompt = str(messages[-1]["content"])
-        return "#reason: r\n#class: full_compliance" if "#class" in prompt else "#reason: r\n#score: 2"
-
-    with StandinServer() as model, StandinServer(answer=judge) as j:
-        code, out = run_cli("quickstart", "--out", str(tmp_path / "qs"), "--model", f"openai/m@{model.url}",
-                            "--safety", "--judge", f"openai/j@{j.url}", "-q")
-    assert code == 0, out
-    assert (tmp_path / "qs" / "eval" / "results.json").is_file()
-    safety = json.loads((tmp_path / "qs" / "safety" / "results.json").read_text())
-    block = safety["benchmarks"]["sample-safety"]["judged_by"]
-    assert block["msb"]["n"] == 18 and block["refusal"]["n"] == 12
-    assert safety["over_refusal"]["sets"] == ["sample-safety"]
