@@ -368,10 +368,14 @@ def main() -> int:
                         help="cache folder (default ~/.cache/safemed-bench/train-effect[-quick])")
     parser.add_argument("--data-dir", type=Path,
                         default=Path(os.environ.get("SAFEMED_DATA_DIR", REPO.parent / "shared" / "data")))
+    parser.add_argument("--grpo-steps", type=int, default=None,
+                        help="override the GRPO steps of the chosen size (a separate --work folder per setting)")
     parser.add_argument("--sft-eval", action=argparse.BooleanOptionalAction, default=True,
                         help="also evaluate the SFT model, to tell SFT's effect from GRPO's (default: on)")
     args = parser.parse_args()
     s = settings(args.quick)
+    if args.grpo_steps is not None:
+        s["grpo_steps"] = args.grpo_steps
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "safemed-bench"
     work = (args.work or cache / ("train-effect-quick" if args.quick else "train-effect")).resolve()
     work.mkdir(parents=True, exist_ok=True)

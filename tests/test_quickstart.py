@@ -9,10 +9,12 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from safemed.cli.main import cli
 from safemed.cli.quickstart_stages import STAGES
+from safemed.settings import data_dir
 from safemed.testing import StandinServer
 
 
@@ -27,17 +29,31 @@ def _model(messages: list[dict[str, object]]) -> str:
     return "Check the dose against the patient's kidney function and review interactions before giving it."
 
 
-def _run(out: Path, url: str) -> tuple[int, str]:
+def _run(out: Path, url: str, data: list[str]) -> tuple[int, str]:
     result = CliRunner().invoke(cli, ["quickstart", "--out", str(out), "--model", f"openai/standin@{url}",
-                                      "--judge", f"openai/judge@{url}", "--no-train", "--limit", "3", "-q"],
+                                      "--judge", f"openai/judge@{url}", "--no-train", "--limit", "3", "-q", *data],
                                 catch_exceptions=False)
     return result.exit_code, result.output
 
 
-def test_quickstart_runs_every_stage_then_reuses_them(tmp_path: Path) -> None:
+def test_quickstart_with_the_data_folder_adds_real_slices(tmp_path: Path) -> None:
+    data = data_dir()
+    if not (data / "xstest").is_dir() or not (data / "med_safety_bench").is_dir():
+        pytest.skip(f"benchmark data folder {data} lacks xstest/ or med_safety_bench/ (set SAFEMED_DATA_DIR)")
     out = tmp_path / "qs"
     with StandinServer(answer=_model) as server:
-        code, output = _run(out, server.url)
+        code, output = _run(out, server.url, ["--data-dir", str(data)])
+    assert code == 0, output
+    results = json.loads((out / "eval" / "runs" / "base" / "safety" / "results.json").read_text())
+    assert {"sample-safety", "med-safety-bench", "xstest"} <= set(results["benchmarks"])
+    assert "slices of the benchmarks" in output
+
+
+def test_quickstart_runs_every_stage_then_reuses_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SAFEMED_DATA_DIR", raising=False)
+    out = tmp_path / "qs"
+    with StandinServer(answer=_model) as server:
+        code, output = _run(out, server.url, [])
         assert code == 0, output + "".join(p.read_text() for p in (out / "logs").glob("*.log"))
         stages = json.loads((out / "stages.json").read_text())
         status = {s["key"]: s["status"] for s in stages["stages"]}
@@ -61,13 +77,13 @@ def test_quickstart_runs_every_stage_then_reuses_them(tmp_path: Path) -> None:
         assert str(out) not in commands  # written with $OUT, so a user can copy them
 
         # a second run reuses everything; a removed output is redone alone
-        code, output = _run(out, server.url)
+        code, output = _run(out, server.url, [])
         assert code == 0, output
         again = json.loads((out / "stages.json").read_text())
         assert {s["status"] for s in again["stages"]} == {"reused", "skipped"}
         assert [s["key"] for s in again["first_run"]] == [k for k, v in status.items() if v == "done"]
         shutil.rmtree(out / "report")
-        code, output = _run(out, server.url)
+        code, output = _run(out, server.url, [])
         assert code == 0, output
         third = {s["key"]: s["status"] for s in json.loads((out / "stages.json").read_text())["stages"]}
         assert third["report"] == "done" and third["eval"] == "reused"

