@@ -419,7 +419,7 @@ def test_trained_artifact_variant_on_the_embedded_model(tmp_path: Path) -> None:
     write_manifest(model, artifact, outputs=["model.gguf"])
     config = tmp_path / "c.yaml"
     config.write_text(yaml.safe_dump({
-        "variants": {"base": "local/default", "sft": "train"}, "n_boot": 200, "max_new_tokens": 8,
+        "variants": {"base": "local/default", "sft": "train"}, "n_boot": 200, "max_new_tokens": 8, "concurrency": 1,
         "suite": [{"name": "mcq", "benchmarks": ["sample"], "limit": 2}]}))
     table = run_ablation(config, tmp_path / "out", quiet=True)
     sft = table["variants"][1]
@@ -429,7 +429,8 @@ def test_trained_artifact_variant_on_the_embedded_model(tmp_path: Path) -> None:
     assert artifact.id in manifest.parents
     assert any(d.path.endswith("model/manifest.json") for d in manifest.inputs)
     paired = row(table, "mcq/sample/accuracy")["cells"]["sft"]["paired"]
-    assert paired["n_paired"] == 2 and paired["difference"] == 0  # the same weights answer the same
+    # the same weights answer the same (one request at a time: llama.cpp batching can change greedy replies)
+    assert paired["n_paired"] == 2 and paired["difference"] == 0
 
 
 def test_unparsed_judge_replies_are_excluded_and_counted(tmp_path: Path) -> None:

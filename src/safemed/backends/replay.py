@@ -11,13 +11,13 @@ error), never invented.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from safemed.backends.base import Backend, Completion, GenerationParams, RequestRejected, Usage
 from safemed.errors import ConfigError, DataError
+from safemed.jsonl import iter_jsonl_objects
 from safemed.records import ChatMessage
 
 
@@ -32,18 +32,11 @@ class ReplayBackend(Backend):
             raise ConfigError(f"replay file {path} not found")
         self.path = path
         self.responses: dict[str, str] = {}
-        with open(path, encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except ValueError as exc:
-                    raise DataError(str(path), lineno, None, f"not JSON: {exc}") from exc
-                for field in ("prompt", "response"):
-                    if not isinstance(row.get(field), str):
-                        raise DataError(str(path), lineno, field, "missing or not a string")
-                self.responses[row["prompt"]] = row["response"]
+        for lineno, row in iter_jsonl_objects(path):
+            for field in ("prompt", "response"):
+                if not isinstance(row.get(field), str):
+                    raise DataError(str(path), lineno, field, "missing or not a string")
+            self.responses[row["prompt"]] = row["response"]
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         self._identity = {"backend": self.kind, "model": path.name, "sha256": digest}
 

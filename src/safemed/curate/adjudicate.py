@@ -30,9 +30,9 @@ from typing import Any
 
 from sqlalchemy import ColumnElement
 
-from safemed.curate.seeds import read_jsonl_objects
 from safemed.curate.view import HAS_ITEM, OPEN, CurationView, I, append_consistent
 from safemed.errors import DataError
+from safemed.jsonl import read_jsonl_objects
 from safemed.ledger.keys import LedgerKeys
 from safemed.ledger.state import ItemState
 from safemed.ledger.store import Ledger

@@ -29,9 +29,10 @@ from typing import Any
 from safemed.curate.adjudicate import queue_condition
 from safemed.curate.assign import AssignmentPlan, Reviewer, iter_assignments, norm
 from safemed.curate.reviews import record_reviews
-from safemed.curate.seeds import import_seeds, read_jsonl_objects
+from safemed.curate.seeds import import_seeds
 from safemed.curate.view import HAS_ITEM, OPEN, CurationView, I, append_consistent, open_view
 from safemed.errors import DataError
+from safemed.jsonl import read_jsonl_objects
 from safemed.ledger.keys import LedgerKeys
 from safemed.ledger.store import Ledger
 from safemed.records.curation import (

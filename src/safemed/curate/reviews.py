@@ -27,9 +27,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from safemed.curate.seeds import read_jsonl_objects, validation_error
+from safemed.curate.seeds import validation_error
 from safemed.curate.view import CurationView, append_consistent
 from safemed.errors import DataError
+from safemed.jsonl import read_jsonl_objects
 from safemed.ledger.keys import LedgerKeys
 from safemed.ledger.store import Ledger
 from safemed.records.curation import (

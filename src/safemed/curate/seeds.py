@@ -15,7 +15,6 @@ as one transaction: a bad row is a :class:`~safemed.errors.DataError` naming lin
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -24,33 +23,12 @@ from pydantic import ValidationError
 from safemed.curate.view import CurationView, append_consistent
 from safemed.datasets.base import detect_language
 from safemed.errors import DataError
+from safemed.jsonl import read_jsonl_objects
 from safemed.ledger.store import Ledger
 from safemed.records.curation import Item, NewEvent, event_for
 
 SEED_FIELDS = frozenset({"id", "question", "options", "answer", "subject", "specialty", "language", "source",
                          "kind", "dimension"})
-
-
-def read_jsonl_objects(path: Path) -> list[tuple[int, dict[str, Any]]]:
-    """(line number, object) for each non-blank line; invalid JSON or a non-object is an error."""
-    rows: list[tuple[int, dict[str, Any]]] = []
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise DataError(str(path), None, None, f"cannot read: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise DataError(str(path), None, None, f"not UTF-8: {exc}") from exc
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(str(path), number, None, f"invalid JSON: {exc.msg}") from exc
-        if not isinstance(row, dict):
-            raise DataError(str(path), number, None, "each line must be a JSON object")
-        rows.append((number, row))
-    return rows
 
 
 def validation_error(path: Path, line: int, exc: ValidationError, rename: dict[str, str] | None = None,

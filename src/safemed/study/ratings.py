@@ -31,6 +31,7 @@ from typing import Any
 
 from safemed.artifacts import sha256_file
 from safemed.errors import ConfigError, DataError
+from safemed.jsonl import iter_jsonl_objects
 from safemed.study.packets import COMMENT
 from safemed.study.plan import dimension_names
 
@@ -155,21 +156,9 @@ def _read_app_export(path: Path, dims: Sequence[str], lo: int, hi: int, items: M
     if not task:
         raise ConfigError(f"{path}: these packets were made without a review-app task (--ratings-db); "
                           "give the filled CSV sheets")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read the ratings file {path}: {exc}") from exc
     raters: list[str] = []
     n = 0
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError as exc:
-            raise DataError(str(path), lineno, None, f"not JSON: {exc}") from exc
-        if not isinstance(row, dict):
-            raise DataError(str(path), lineno, None, "each line must be a JSON object")
+    for lineno, row in iter_jsonl_objects(path):
         if row.get("task_id") != task["id"]:
             raise DataError(str(path), lineno, "task_id", f"{row.get('task_id')!r} is not this study's rating task "
                             f"{task['id']} ({task['name']})")

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from safemed.errors import ConfigError, DataError
+from safemed.jsonl import read_jsonl_objects
 
 _THINK = re.compile(r"<(think|thinking|reasoning)>.*?</\1>", re.DOTALL | re.IGNORECASE)
 _OPEN_THINK = re.compile(r"^\s*<(think|thinking|reasoning)>.*", re.DOTALL | re.IGNORECASE)
@@ -106,22 +107,7 @@ def normalise_response(text: str) -> str:
 
 
 def _read_jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from exc
-    rows = []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError as exc:
-            raise DataError(str(path), lineno, None, f"not JSON: {exc}") from exc
-        if not isinstance(row, dict):
-            raise DataError(str(path), lineno, None, "each line must be a JSON object")
-        rows.append((lineno, row))
-    return rows
+    return read_jsonl_objects(Path(path))
 
 
 def _text(path: Path, lineno: int, row: dict[str, Any], key: str) -> str:

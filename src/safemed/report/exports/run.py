@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from safemed.artifacts import MANIFEST, Manifest, sha256_file
 from safemed.errors import ConfigError, DataError
+from safemed.jsonl import iter_jsonl_objects
 
 SAMPLES = "samples.jsonl"
 RESULTS = "results.json"
@@ -146,16 +147,5 @@ def read_run(run_dir: Path) -> RunFolder:
 
 
 def _read_samples(path: Path) -> list[Sample]:
-    samples = []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except ValueError as exc:
-                raise DataError(str(path), lineno, None, f"not JSON: {exc}") from exc
-            if not isinstance(row, dict):
-                raise DataError(str(path), lineno, None, "not a JSON object")
-            samples.append(Sample(lineno, row))
+    samples = [Sample(lineno, row) for lineno, row in iter_jsonl_objects(path)]
     return samples
