@@ -19,7 +19,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "safemed"
 
 LAYERS: dict[str, int] = {
     # L0 core
-    "records": 0, "errors": 0, "jsonl": 0, "artifacts": 0, "naming": 0, "settings": 0,
+    "records": 0, "errors": 0, "jsonl": 0, "configs": 0, "artifacts": 0, "naming": 0, "settings": 0,
     # L1 services
     "ledger": 1, "backends": 1, "datasets": 1, "judges": 1, "attacks": 1, "stats": 1, "testing": 1,
     "ratings": 1,

@@ -21,8 +21,9 @@ from typing import Any
 import click
 
 from safemed.cli.common import ErrorPrintingGroup
+from safemed.configs import config_fields, is_scalar, type_name
 from safemed.errors import ConfigError
-from safemed.train.config import GrpoConfig, SftConfig, config_fields, is_scalar, load_config, parse_flag, type_name
+from safemed.train.config import GrpoConfig, SftConfig, load_config, parse_flag
 
 TRAIN_PACKAGES = ("torch", "transformers", "trl", "peft", "datasets", "yaml")
 INSTALL = "pip install -e '.[train]'"

@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
+from safemed.configs import build, show
 from safemed.errors import ConfigError
 
 #: suite entry kinds: an evaluation run (``safemed eval``) or a red-team run (``safemed redteam``)
@@ -152,90 +151,6 @@ class AblationConfig:
 
 # --- loading ---------------------------------------------------------------------------------------
 
-def _fields(cls: type) -> dict[str, tuple[Any, dataclasses.Field[Any]]]:
-    hints = typing.get_type_hints(cls)
-    return {f.name: (hints[f.name], f) for f in dataclasses.fields(cls) if f.metadata.get("yaml", True)}
-
-
-def _is_union(tp: Any) -> bool:
-    return typing.get_origin(tp) in (Union, types.UnionType)
-
-
-def _type_name(tp: Any) -> str:
-    if _is_union(tp):
-        return " or ".join("null" if a is type(None) else _type_name(a) for a in typing.get_args(tp))
-    origin = typing.get_origin(tp)
-    if origin is list:
-        return f"list of {_type_name(typing.get_args(tp)[0])}"
-    if origin is dict:
-        return f"mapping of name to {_type_name(typing.get_args(tp)[1])}"
-    if dataclasses.is_dataclass(tp):
-        return "mapping"
-    return getattr(tp, "__name__", str(tp))
-
-
-def _show(value: Any) -> str:
-    return "null" if value is None else f"{type(value).__name__} {value!r}"
-
-
-def _convert(value: Any, tp: Any, file: str, key: str) -> Any:
-    """``value`` checked against ``tp``; ints pass for floats; nested dataclasses are built."""
-    wrong = ConfigError(f"{file}: {key}: expected {_type_name(tp)}, got {_show(value)}")
-    if _is_union(tp):
-        options = typing.get_args(tp)
-        if value is None and type(None) in options:
-            return None
-        for option in (o for o in options if o is not type(None)):
-            try:
-                return _convert(value, option, file, key)
-            except ConfigError:
-                continue
-        raise wrong
-    origin = typing.get_origin(tp)
-    if origin is list:
-        if not isinstance(value, list):
-            raise wrong
-        (item,) = typing.get_args(tp)
-        return [_convert(v, item, file, f"{key}[{i}]") for i, v in enumerate(value)]
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise wrong
-        _, item = typing.get_args(tp)
-        return {str(k): _convert(v, item, file, f"{key}.{k}") for k, v in value.items()}
-    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
-        if not isinstance(value, dict):
-            raise wrong
-        return build(tp, value, file, key)
-    if tp is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if (tp in (int, float) and isinstance(value, bool)) or not isinstance(value, tp):
-        raise wrong
-    return value
-
-
-def build(cls: type[Any], data: dict[str, Any], file: str, key: str = "", **extra: Any) -> Any:
-    """``cls`` from a mapping found at ``key`` of ``file``: unknown keys list the valid ones,
-    missing required ones are named, and the class's own checks name where they failed."""
-    fields = _fields(cls)
-    where = f"{file}: {key}" if key else file
-    unknown = sorted(str(k) for k in data if k not in fields)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key {unknown[0]!r}; valid keys: {', '.join(sorted(fields))}")
-    missing = [name for name, (_, f) in fields.items() if name not in data
-               and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
-    if missing:
-        raise ConfigError(f"{where}: missing required key {missing[0]!r}")
-    values = {name: _convert(value, fields[name][0], file, f"{key}.{name}" if key else name)
-              for name, value in data.items()}
-    try:
-        return cls(**values, **extra)
-    except ConfigError as exc:
-        message = str(exc)
-        if message.startswith(f"{file}:"):
-            raise
-        raise ConfigError(f"{where}: {message}") from None
-
-
 def load_ablation_config(path: str | Path) -> AblationConfig:
     """The :class:`AblationConfig` of the YAML file at ``path``; relative paths inside it are
     taken from the file's folder. Every problem is a ConfigError naming the file."""
@@ -249,6 +164,6 @@ def load_ablation_config(path: str | Path) -> AblationConfig:
     except yaml.YAMLError as exc:
         raise ConfigError(f"{file}: not valid YAML: {exc}") from None
     if not isinstance(loaded, dict):
-        raise ConfigError(f"{file}: expected a mapping of config keys, got {_show(loaded)}")
+        raise ConfigError(f"{file}: expected a mapping of config keys, got {show(loaded)}")
     config: AblationConfig = build(AblationConfig, loaded, str(file), base_dir=file.resolve().parent)
     return config

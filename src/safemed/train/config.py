@@ -17,12 +17,12 @@ This module imports neither torch nor yaml at import time (``safemed train --hel
 from __future__ import annotations
 
 import dataclasses
-import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar, Union
+from typing import Any, ClassVar, TypeVar
 
+from safemed.configs import build, config_fields, is_union, type_name
 from safemed.errors import ConfigError
 
 T = TypeVar("T")
@@ -40,6 +40,8 @@ def doc(text: str) -> dict[str, str]:
 @dataclass(kw_only=True)
 class DataSource:
     """One entry of ``datasets:`` (SFT) or ``prompts:`` (GRPO). In YAML a bare string is a path."""
+
+    _config_shorthand: ClassVar[str] = "path"
 
     path: str = field(metadata=doc("folder of an artifact (manifest.json) or a data file"))
     kind: str = field(default="auto",
@@ -209,87 +211,6 @@ class GrpoConfig(CommonTrainConfig):
 
 # --- loading and dumping ---------------------------------------------------------------------------
 
-def config_fields(cls: type) -> dict[str, tuple[Any, dataclasses.Field[Any]]]:
-    """Field name → (resolved type, dataclass field), in declaration order."""
-    hints = typing.get_type_hints(cls)
-    return {f.name: (hints[f.name], f) for f in dataclasses.fields(cls)}
-
-
-def is_scalar(tp: Any) -> bool:
-    """True for the types a CLI flag can carry: str, int, float, bool, and those or None."""
-    args = [a for a in typing.get_args(tp) if a is not type(None)] if _is_union(tp) else [tp]
-    return len(args) == 1 and args[0] in (str, int, float, bool)
-
-
-def type_name(tp: Any) -> str:
-    """A readable name of a field type (``int or null``, ``list of str or str``)."""
-    if _is_union(tp):
-        return " or ".join("null" if a is type(None) else type_name(a) for a in typing.get_args(tp))
-    if typing.get_origin(tp) is list:
-        return f"list of {type_name(typing.get_args(tp)[0])}"
-    if dataclasses.is_dataclass(tp):
-        return "mapping"
-    return getattr(tp, "__name__", str(tp))
-
-
-def _is_union(tp: Any) -> bool:
-    return typing.get_origin(tp) in (Union, types.UnionType)
-
-
-def _convert(value: Any, tp: Any, file: str, key: str) -> Any:
-    """``value`` of ``key`` checked against ``tp`` (ints are accepted for floats; a bare string
-    for a data source is its path); a nested dataclass is built from its mapping."""
-    if _is_union(tp):
-        options = typing.get_args(tp)
-        if value is None and type(None) in options:
-            return None
-        for option in (o for o in options if o is not type(None)):
-            try:
-                return _convert(value, option, file, key)
-            except ConfigError:
-                continue
-        raise ConfigError(f"{file}: {key}: expected {type_name(tp)}, got {_show(value)}")
-    if typing.get_origin(tp) is list:
-        if not isinstance(value, list):
-            raise ConfigError(f"{file}: {key}: expected {type_name(tp)}, got {_show(value)}")
-        (item,) = typing.get_args(tp)
-        return [_convert(v, item, file, f"{key}[{i}]") for i, v in enumerate(value)]
-    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
-        if tp is DataSource and isinstance(value, str):
-            value = {"path": value}
-        if not isinstance(value, dict):
-            raise ConfigError(f"{file}: {key}: expected a mapping, got {_show(value)}")
-        return _build(tp, value, file, key)
-    if tp is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if (tp in (int, float) and isinstance(value, bool)) or not isinstance(value, tp):
-        raise ConfigError(f"{file}: {key}: expected {type_name(tp)}, got {_show(value)}")
-    return value
-
-
-def _show(value: Any) -> str:
-    return "null" if value is None else f"{type(value).__name__} {value!r}"
-
-
-def _build(cls: type[T], data: dict[str, Any], file: str, key: str = "") -> T:
-    """``cls`` from a mapping; ``key`` is where the mapping sits (``datasets[0]``; empty at the top)."""
-    fields = config_fields(cls)
-    where = f"{file}: {key}" if key else file
-    unknown = sorted(str(k) for k in data if k not in fields)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key {unknown[0]!r}; valid keys: {', '.join(sorted(fields))}")
-    missing = [name for name, (_, f) in fields.items() if name not in data
-               and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
-    if missing:
-        raise ConfigError(f"{where}: missing required key {missing[0]!r} ({fields[missing[0]][1].metadata['help']})")
-    values = {name: _convert(value, fields[name][0], file, f"{key}.{name}" if key else name)
-              for name, value in data.items()}
-    try:
-        return cls(**values)
-    except ConfigError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
-
-
 def load_config(cls: type[T], path: Path | None, overrides: dict[str, Any] | None = None) -> T:
     """The config ``cls`` from the YAML mapping at ``path`` (None: overrides only), with
     ``overrides`` (already typed values, e.g. from CLI flags; see :func:`parse_flag`) on top.
@@ -311,15 +232,15 @@ def load_config(cls: type[T], path: Path | None, overrides: dict[str, Any] | Non
             raise ConfigError(f"{path}: expected a mapping of config keys, got {type(loaded).__name__}")
         data.update(loaded)
     data.update(overrides or {})
-    return _build(cls, data, where)
+    return build(cls, data, where)
 
 
 def parse_flag(cls: type, name: str, text: str) -> Any:
     """The typed value of a CLI flag ``--NAME TEXT`` for a scalar field of ``cls``: ``none`` or
     ``null`` for an optional field's None, ``true/false`` (yes/no, 1/0) for booleans."""
     tp = config_fields(cls)[name][0]
-    options = [a for a in typing.get_args(tp) if a is not type(None)] if _is_union(tp) else [tp]
-    if text.strip().lower() in ("none", "null") and _is_union(tp) and type(None) in typing.get_args(tp):
+    options = [a for a in typing.get_args(tp) if a is not type(None)] if is_union(tp) else [tp]
+    if text.strip().lower() in ("none", "null") and is_union(tp) and type(None) in typing.get_args(tp):
         return None
     (base,) = options
     flag = "--" + name.replace("_", "-")
