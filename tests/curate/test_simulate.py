@@ -44,6 +44,9 @@ def test_roster_and_panel_say_simulated() -> None:
     decisions = simulate_decisions(entries, ["p1"])
     assert [d["decision"] for d in decisions] == ["reject", "keep", "reject"]
     assert all(d["reason"].startswith(SIMULATED_TAG) for d in decisions)
+    edited = simulate_decisions(entries, ["p1"], {"a": "Reference reasoning.", "b": "unused"})
+    assert [d["decision"] for d in edited] == ["edit", "keep", "reject"]  # references only rewrite escalations
+    assert edited[0]["edited_reasoning"] == "Reference reasoning." and edited[0]["reason"].startswith(SIMULATED_TAG)
 
 
 def test_simulated_reviews_import_and_export_says_simulated(sqlite_url: str, key_file: Path, tmp_path: Path,

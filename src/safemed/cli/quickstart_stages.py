@@ -162,6 +162,16 @@ def stage_generate(ctx: Context) -> None:
     atomic_write_json(ctx.path("ledger", "generated.json"), {"model": ctx.model})
 
 
+def reference_explanations(gold: dict[str, str]) -> dict[str, str]:
+    """The bundled explanation of each seed question (its correct demo trace), for the simulated panel."""
+    references: dict[str, str] = {}
+    for row in _read_jsonl(_sample("safemed.curate", "demo_traces.jsonl")):
+        item = str(row["item_id"])
+        if "".join(sorted(set(str(row["answer"]).upper()))) == gold.get(item) and not row.get("flaw"):
+            references[item] = str(row["reasoning"])
+    return references
+
+
 def stage_review(ctx: Context) -> None:
     """Simulated clinicians review every trace, a simulated panel adjudicates, the rule retains."""
     from safemed.curate.simulate import simulate_decisions, simulate_reviews, simulated_roster
@@ -189,7 +199,7 @@ def stage_review(ctx: Context) -> None:
     entries = _read_jsonl(folder / "adjudication-queue.jsonl")
     if entries:
         panel = ["simulated.panel.1@simulated.invalid", "simulated.panel.2@simulated.invalid"]
-        _write_jsonl(folder / "decisions.jsonl", simulate_decisions(entries, panel))
+        _write_jsonl(folder / "decisions.jsonl", simulate_decisions(entries, panel, reference_explanations(gold)))
         ctx.safemed("review", "curate", "adjudicate", "--db", ctx.db, "--key", ctx.key,
                     "--decisions", str(folder / "decisions.jsonl"))
     ctx.safemed("review", "curate", "retain", "--db", ctx.db, "--key", ctx.key)

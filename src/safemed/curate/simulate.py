@@ -20,15 +20,17 @@ drawn from N(0, 0.5); a reviewer adds a personal bias from N(0, 0.4); each dimen
 at least 3, else ``reject``. One review in ``edit_rate`` removes the reasoning's last line as its
 edit (an edit that differs between reviewers sends the item to the panel, as real edits do).
 
-The simulated panel: an escalated item (the model failed five times) is rejected, since a
-simulation cannot write the expert's corrected reasoning; a disagreement is kept when the reviews'
-mean score is at least 3.5, else rejected.
+The simulated panel: an escalated item (the model failed five times) is edited to a *reference
+explanation* when one is given for it (for the bundled seeds: the explanations written for safemed
+in ``samples/demo_traces.jsonl``, standing in for the expert's rewrite, as the paper's panel
+rewrote failed items) and rejected otherwise, since a simulation cannot write an expert's
+reasoning; a disagreement is kept when the reviews' mean score is at least 3.5, else rejected.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -93,14 +95,24 @@ def simulate_reviews(rows: Iterable[dict[str, Any]], gold: dict[str, str], *, se
         yield simulate_review(row, gold=gold.get(str(row["item_id"])), seed=seed, edit_rate=edit_rate)
 
 
-def simulate_decisions(entries: Iterable[dict[str, Any]], panel: Sequence[str]) -> list[dict[str, Any]]:
-    """The simulated panel's decision for every adjudication queue entry (``adjudicate --out`` rows)."""
+def simulate_decisions(entries: Iterable[dict[str, Any]], panel: Sequence[str],
+                       references: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """The simulated panel's decision for every adjudication queue entry (``adjudicate --out`` rows);
+    ``references`` maps item id → a reference explanation an escalated item is edited to."""
     decisions = []
+    references = references or {}
     for entry in entries:
         escalated = any(str(r).startswith("escalated") for r in entry.get("reasons", []))
         scores = [v for review in entry.get("reviews", []) for v in (review.get("scores") or {}).values()
                   if isinstance(v, int | float)]
         mean = sum(scores) / len(scores) if scores else 0.0
+        reference = references.get(str(entry["item_id"]))
+        if escalated and reference:
+            decisions.append({"item_id": entry["item_id"], "decision": "edit", "panel": list(panel),
+                              "edited_reasoning": reference,
+                              "reason": f"{SIMULATED_TAG} panel decision (not a person): the model failed five times; "
+                                        "its reasoning is replaced by the reference explanation of this question."})
+            continue
         if escalated:
             decision, why = "reject", "the model failed five times and no expert rewrote the reasoning"
         elif mean >= 3.5:
