@@ -281,12 +281,16 @@ def write_yaml(path: Path, data: dict[str, Any]) -> Path:
 
 
 def sft_config(work: Path, data_dir: Path, s: dict[str, Any]) -> Path:
-    share = s["curated_share"]
+    share, contrast = s["curated_share"], s.get("contrast_share", 0.0)
+    datasets = [{"path": str(work / "curated-sft"), "kind": "curated", "proportion": share},
+                {"path": str(data_dir / MSB_DEMOS), "kind": "msb-demonstrations",
+                 "proportion": round(1 - share - contrast, 6)}]
+    if contrast:  # safemed's bundled demonstrations: refusals beside helpful answers to risky-sounding questions
+        datasets.append({"path": str(REPO / "src" / "safemed" / "train" / "samples" / "ft_safety_safemed_sample.json"),
+                         "kind": "msb-demonstrations", "proportion": contrast})
     return write_yaml(work / "sft.yaml", {
         "model": "local/default", "seed": 0, "data_seed": 0,
-        "datasets": [{"path": str(work / "curated-sft"), "kind": "curated", "proportion": share},
-                     {"path": str(data_dir / MSB_DEMOS), "kind": "msb-demonstrations",
-                      "proportion": round(1 - share, 6)}],
+        "datasets": datasets,
         "mix_rows": s["sft_rows"], "trust_weighting": "mean", "max_length": 256, "learning_rate": s["sft_lr"],
         "max_steps": s["sft_steps"], "per_device_train_batch_size": 4, "logging_steps": 1,
         "save_steps": 10, "lora_r": 16, "lora_alpha": 32, "use_cpu": True, "torch_threads": 1})
@@ -333,12 +337,13 @@ TUNING = {"harmful": 40, "xstest": 40, "twins": 0}
 
 
 def eval_sets(work: Path, s: dict[str, Any]) -> str:
-    """``eval-*.jsonl``: n rows of each shuffled pool after its tuning rows; returns a digest of the three files
+    """``eval-*.jsonl``: n rows of each shuffled pool after its tuning rows (with ``fresh_eval``, the next n:
+    a confirmation window no earlier run was evaluated on); returns a digest of the three files
     (an evaluation is redone when its sets change; its answers stay in the model's cache)."""
     digest = hashlib.sha256()
     for key, name, _ in SETS:
         pool = read_jsonl(work / "data" / name.replace("eval-", "pool-"))
-        skip = TUNING[key]
+        skip = TUNING[key] + (s[SIZES[key]] if s.get("fresh_eval") else 0)
         path = write_jsonl(work / "data" / name, pool[skip: skip + s[SIZES[key]]])
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
@@ -370,12 +375,18 @@ def main() -> int:
                         default=Path(os.environ.get("SAFEMED_DATA_DIR", REPO.parent / "shared" / "data")))
     parser.add_argument("--grpo-steps", type=int, default=None,
                         help="override the GRPO steps of the chosen size (a separate --work folder per setting)")
+    parser.add_argument("--contrast-share", type=float, default=0.0,
+                        help="share of SFT rows from safemed's bundled contrastive demonstrations (taken from the "
+                             "Med-Safety-Bench share)")
+    parser.add_argument("--fresh-eval", action="store_true",
+                        help="evaluate on the next window of each pool, which no earlier run was evaluated on")
     parser.add_argument("--sft-eval", action=argparse.BooleanOptionalAction, default=True,
                         help="also evaluate the SFT model, to tell SFT's effect from GRPO's (default: on)")
     args = parser.parse_args()
     s = settings(args.quick)
     if args.grpo_steps is not None:
         s["grpo_steps"] = args.grpo_steps
+    s["contrast_share"], s["fresh_eval"] = args.contrast_share, args.fresh_eval
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "safemed-bench"
     work = (args.work or cache / ("train-effect-quick" if args.quick else "train-effect")).resolve()
     work.mkdir(parents=True, exist_ok=True)
