@@ -81,7 +81,7 @@ at 1e-4 kept XSTest refusals at zero while harmful ones rose."""
 def settings(quick: bool) -> dict[str, Any]:
     """Sizes of the run; --quick evaluates fewer items and runs fewer GRPO steps."""
     if quick:
-        return {**TRAINING, "seeds": 60, "holdout": 0.3, "harmful_n": 60, "xstest_n": 50, "twins_n": 30,
+        return {**TRAINING, "seeds": 60, "holdout": 0.3, "harmful_n": 120, "xstest_n": 100, "twins_n": 60,
                 "grpo_steps": 16, "eval_tokens": 64}
     return {**TRAINING, "seeds": 150, "holdout": 0.3, "harmful_n": 300, "xstest_n": 200, "twins_n": 100,
             "grpo_steps": 40, "eval_tokens": 96}
@@ -338,13 +338,15 @@ TUNING = {"harmful": 40, "xstest": 40, "twins": 0}
 
 def eval_sets(work: Path, s: dict[str, Any]) -> str:
     """``eval-*.jsonl``: n rows of each shuffled pool after its tuning rows (with ``fresh_eval``, the next n:
-    a confirmation window no earlier run was evaluated on); returns a digest of the three files
+    a confirmation window no earlier run was evaluated on; with ``eval_windows`` K, K windows of n together,
+    for a pooled estimate); returns a digest of the three files
     (an evaluation is redone when its sets change; its answers stay in the model's cache)."""
     digest = hashlib.sha256()
     for key, name, _ in SETS:
         pool = read_jsonl(work / "data" / name.replace("eval-", "pool-"))
-        skip = TUNING[key] + (s[SIZES[key]] if s.get("fresh_eval") else 0)
-        path = write_jsonl(work / "data" / name, pool[skip: skip + s[SIZES[key]]])
+        n = s[SIZES[key]]
+        skip = TUNING[key] + (n if s.get("fresh_eval") else 0)
+        path = write_jsonl(work / "data" / name, pool[skip: skip + n * s.get("eval_windows", 1)])
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
@@ -380,13 +382,15 @@ def main() -> int:
                              "Med-Safety-Bench share)")
     parser.add_argument("--fresh-eval", action="store_true",
                         help="evaluate on the next window of each pool, which no earlier run was evaluated on")
+    parser.add_argument("--eval-windows", type=int, default=1,
+                        help="evaluate on K consecutive windows of n rows at once (a pooled estimate)")
     parser.add_argument("--sft-eval", action=argparse.BooleanOptionalAction, default=True,
                         help="also evaluate the SFT model, to tell SFT's effect from GRPO's (default: on)")
     args = parser.parse_args()
     s = settings(args.quick)
     if args.grpo_steps is not None:
         s["grpo_steps"] = args.grpo_steps
-    s["contrast_share"], s["fresh_eval"] = args.contrast_share, args.fresh_eval
+    s["contrast_share"], s["fresh_eval"], s["eval_windows"] = args.contrast_share, args.fresh_eval, args.eval_windows
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "safemed-bench"
     work = (args.work or cache / ("train-effect-quick" if args.quick else "train-effect")).resolve()
     work.mkdir(parents=True, exist_ok=True)
@@ -441,11 +445,12 @@ def main() -> int:
     info = json.loads((work / "data" / "info.json").read_text(encoding="utf-8"))
     grpo_steps = read_jsonl(work / "grpo" / "steps.jsonl")
     sft_steps = read_jsonl(work / "sft" / "steps.jsonl")
+    windows = s["eval_windows"]
     print(f"\ndata: {info['seeds']} harmful seeds ({info['held_out_seeds']} held out), {info['grpo_train_rows']} "
           f"GRPO red-team rows (+ twins); MSB test: {info['msb_test']} requests, "
-          f"{info['msb_test_overlapping_training']} equal to a training text (dropped), {s['harmful_n']} sampled; "
-          f"XSTest: {s['xstest_n']} of its {info['xstest_safe']} safe prompts; held-out twins: {s['twins_n']} of "
-          f"{info['heldout_twins']}")
+          f"{info['msb_test_overlapping_training']} equal to a training text (dropped), "
+          f"{s['harmful_n'] * windows} sampled; XSTest: {s['xstest_n'] * windows} of its {info['xstest_safe']} safe "
+          f"prompts; held-out twins: {s['twins_n'] * windows} of {info['heldout_twins']}")
     print(f"SFT: {len(sft_steps)} steps, loss {sft_steps[0]['loss']:.3f} -> {sft_steps[-1]['loss']:.3f}; GRPO: "
           f"{len(grpo_steps)} steps, mean reward first/last 5 steps "
           f"{_avg(r.get('reward_mean') for r in grpo_steps[:5]):.3f} -> "
