@@ -3,7 +3,6 @@ red-team prompt sets for GRPO training."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from pathlib import Path
@@ -12,12 +11,12 @@ from typing import Any
 import click
 from rich.table import Table
 
-from safemed.artifacts import atomic_write_json, new_manifest, write_manifest
+from safemed.artifacts import new_manifest
 from safemed.backends import BackendOptions, GenerationParams, RequestEngine, ResponseCache, RetryPolicy, build_backend
 from safemed.cli.display import console, err_console, sample_progress
 from safemed.cli.redteam_generate import generate_command
 from safemed.errors import ConfigError
-from safemed.evaluate.run_folder import CACHE, RESULTS, SAMPLES
+from safemed.evaluate.run_folder import CACHE, RESULTS
 
 
 def _pct(block: dict[str, Any]) -> str:
@@ -66,7 +65,7 @@ def redteam(ctx: click.Context, model: str | None, seeds: str, attacks: str, jud
         raise ConfigError("safemed redteam needs --model, --judge and --out (or use `safemed redteam generate`)")
     from safemed.attacks import MultiTurnAttack, get_attacks
     from safemed.datasets import get_prompt_set
-    from safemed.evaluate.redteam import run_redteam, seeds_of
+    from safemed.evaluate.redteam import run_redteam_folder, seeds_of
     from safemed.evaluate.safety import JudgeModel, Panels
     from safemed.settings import data_dir as default_data_dir
 
@@ -111,31 +110,16 @@ def redteam(ctx: click.Context, model: str | None, seeds: str, attacks: str, jud
     manifest = new_manifest("redteam-run", seed=seed, inputs=[seed_file] if seed_file.is_file() else [],
                             config=config)
     per_seed = len(chosen) + (0 if no_direct else 1)
-    partial = out / (SAMPLES + ".partial")
-
-    async def go(hook: Any) -> dict[str, Any]:
-        try:
-            with open(partial, "w", encoding="utf-8") as fh:
-                return await run_redteam(items, chosen, target=target, attacker=attacker_engine, panels=panels, out=fh,
-                                         params=params, attacker_params=attacker_params, seed=seed, n_boot=n_boot,
-                                         include_direct=not no_direct, calibration=cal, progress=hook)
-        finally:
-            for e in engines.values():
-                await e.aclose()
-
     try:
-        with sample_progress({"attempts": len(items) * per_seed}, enabled=not quiet) as hook:
-            results = asyncio.run(go(hook))
+        results = run_redteam_folder(
+            out, items, chosen, target=target, attacker=attacker_engine, panels=panels, engines=engines, cache=cache,
+            manifest=manifest, params=params, attacker_params=attacker_params, seed=seed, n_boot=n_boot,
+            include_direct=not no_direct, calibration=cal,
+            progress=sample_progress({"attempts": len(items) * per_seed}, enabled=not quiet),
+            header={"model": model, "seeds": seeds})
     except KeyboardInterrupt:
         err_console.print(f"[yellow]interrupted[/]: finished work is cached in {out}; run the same command to resume")
         sys.exit(130)
-    finally:
-        cache.close()
-    partial.replace(out / SAMPLES)
-    results = {"model": model, "seeds": seeds, "n_seeds": len(items), **results}
-    atomic_write_json(out / RESULTS, results)
-    manifest.config["engines"] = {spec: e.stats.as_dict() for spec, e in engines.items()}
-    write_manifest(out, manifest, outputs=[SAMPLES, RESULTS])
     table = Table(title=f"Attack success rate (%) — {model}, {len(items)} seeds")
     for col in ("attack", "attempts", "panel ASR [95% CI]", *[f"{j}" for j in judges], "failed"):
         table.add_column(col)

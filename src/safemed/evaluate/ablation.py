@@ -25,7 +25,6 @@ red-team attacks):
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import math
@@ -247,7 +246,7 @@ def run_redteam_cell(cell: Cell, config: AblationConfig, folder: Path, data_dir:
     from safemed.attacks import MultiTurnAttack, get_attacks
     from safemed.backends import RequestEngine, ResponseCache, RetryPolicy
     from safemed.datasets import get_prompt_set
-    from safemed.evaluate.redteam import run_redteam, seeds_of
+    from safemed.evaluate.redteam import run_redteam_folder, seeds_of
     from safemed.evaluate.safety import JudgeModel, Panels
     from safemed.judges import parse_judge_option
 
@@ -299,32 +298,13 @@ def run_redteam_cell(cell: Cell, config: AblationConfig, folder: Path, data_dir:
     artifact = described.get("artifact")
     if isinstance(artifact, dict) and artifact.get("id"):
         manifest.parents.append(str(artifact["id"]))
-    partial = folder / (SAMPLES + ".partial")
     per_seed = len(chosen) + int(e.include_direct)
-
-    async def go(hook: Callable[[str, bool], None]) -> dict[str, Any]:
-        try:
-            with open(partial, "w", encoding="utf-8") as fh:
-                return await run_redteam(items, chosen, target=target, attacker=attacker, panels=panels, out=fh,
-                                         params=params, attacker_params=attacker_params, seed=cell.seed,
-                                         n_boot=config.n_boot, include_direct=e.include_direct, progress=hook)
-        finally:
-            for eng in engines.values():
-                await eng.aclose()
-
-    try:
-        with _hook(progress, cell.label, {"attempts": len(items) * per_seed}) as hook:
-            results = asyncio.run(go(hook))
-    finally:
-        cache.close()
-    partial.replace(folder / SAMPLES)
-    errors = sum(1 for _, row in read_samples(folder) if row.get("error"))
-    results = {"model": cell.model, "seeds": cell.sources[0], "n_seeds": len(items), **results,
-               "complete": errors == 0}
-    atomic_write_json(folder / RESULTS, results)
-    manifest.config["engines"] = {spec: eng.stats.as_dict() for spec, eng in engines.items()}
-    write_manifest(folder, manifest, outputs=[SAMPLES, RESULTS])
-    return results
+    return run_redteam_folder(
+        folder, items, chosen, target=target, attacker=attacker, panels=panels, engines=engines, cache=cache,
+        manifest=manifest, params=params, attacker_params=attacker_params, seed=cell.seed, n_boot=config.n_boot,
+        include_direct=e.include_direct, calibration=None,
+        progress=_hook(progress, cell.label, {"attempts": len(items) * per_seed}),
+        header={"model": cell.model, "seeds": cell.sources[0]})
 
 
 def run_cell(cell: Cell, config: AblationConfig, out: Path, data_dir: Path, progress: Progress | None,

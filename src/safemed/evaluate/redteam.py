@@ -14,16 +14,21 @@ its measured sensitivity and specificity. The most successful prompts are listed
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO, Any
 
+from safemed.artifacts import Manifest, atomic_write_json, write_manifest
 from safemed.attacks import Attack, AttackFailed, ModelAttack, MultiTurnAttack, TemplateAttack, row_rng
-from safemed.backends import GenerationParams, RequestEngine
+from safemed.backends import GenerationParams, RequestEngine, ResponseCache
 from safemed.backends.streaming import ordered_map
+from safemed.evaluate.run_folder import RESULTS, SAMPLES, read_samples
 from safemed.judges import Panel, PanelScore
 from safemed.records import ChatMessage, PromptItem
 from safemed.stats import corrected_rate_ci, rate_ci, wilson_ci
@@ -208,3 +213,40 @@ async def run_redteam(seeds: Iterable[PromptItem], attacks: Sequence[Attack], *,
 def seeds_of(items: Iterable[PromptItem], limit: int | None) -> list[PromptItem]:
     """The harmful seeds (benign contrasts skipped), first ``limit`` of them."""
     return list(itertools.islice((i for i in items if i.expected != "comply"), limit))
+
+
+def run_redteam_folder(folder: Path, items: Sequence[PromptItem], attacks: Sequence[Attack], *,
+                       target: RequestEngine, attacker: RequestEngine | None, panels: Mapping[str, Panel],
+                       engines: Mapping[str, RequestEngine], cache: ResponseCache, manifest: Manifest,
+                       params: GenerationParams, attacker_params: GenerationParams, seed: int, n_boot: int,
+                       include_direct: bool, calibration: dict[str, Any] | None,
+                       progress: AbstractContextManager[ProgressHook],
+                       header: Mapping[str, Any]) -> dict[str, Any]:
+    """A red-team run folder, as ``safemed redteam`` and an ablation's red-team cell write it:
+    attempts streamed to ``samples.jsonl.partial`` (renamed when done, so a killed run resumes from
+    the cache), then ``results.json`` (``header`` first, ``complete`` false when a request failed)
+    and ``manifest.json`` with each engine's request counts. Closes the engines and the cache."""
+
+    async def go(hook: ProgressHook) -> dict[str, Any]:
+        try:
+            with open(partial, "w", encoding="utf-8") as fh:
+                return await run_redteam(items, attacks, target=target, attacker=attacker, panels=panels, out=fh,
+                                         params=params, attacker_params=attacker_params, seed=seed, n_boot=n_boot,
+                                         include_direct=include_direct, calibration=calibration, progress=hook)
+        finally:
+            for engine in engines.values():
+                await engine.aclose()
+
+    partial = folder / (SAMPLES + ".partial")
+    try:
+        with progress as hook:
+            results = asyncio.run(go(hook))
+    finally:
+        cache.close()
+    partial.replace(folder / SAMPLES)
+    errors = sum(1 for _, row in read_samples(folder) if row.get("error"))
+    results = {**header, "n_seeds": len(items), **results, "complete": errors == 0}
+    atomic_write_json(folder / RESULTS, results)
+    manifest.config["engines"] = {spec: engine.stats.as_dict() for spec, engine in engines.items()}
+    write_manifest(folder, manifest, outputs=[SAMPLES, RESULTS])
+    return results
