@@ -14,21 +14,11 @@ EXIT_INCOMPLETE = 4
 EXIT_INTERRUPTED = 130
 
 
-def _signed(value: float | None, scale: str) -> str:
-    if value is None:
-        return "—"
-    return f"{100 * value:+.1f}" if scale == "proportion" else f"{value:+.2f}"
-
-
-def _figure(value: float | None, scale: str) -> str:
-    if value is None:
-        return "—"
-    return f"{100 * value:.1f}" if scale == "proportion" else f"{value:.2f}"
-
-
 def table_of(result: dict[str, Any]) -> Any:
     """The ablation table as a rich Table: one line per row × variant."""
     from rich.table import Table
+
+    from safemed.evaluate.ablation import delta_text, figure_text
 
     table = Table(title=f"{result.get('title') or 'Ablation'} — variant − base ({result['base']}), "
                         f"Holm over {result['n_tests']} tests")
@@ -37,16 +27,12 @@ def table_of(result: dict[str, Any]) -> Any:
     for row in result["rows"]:
         scale = row["scale"]
         for variant, cell in row["cells"].items():
-            ci = cell.get("ci95")
-            figure = _figure(cell.get("value"), scale) + (
-                f" [{_figure(ci[0], scale)}, {_figure(ci[1], scale)}]" if ci else "")
+            figure = figure_text(cell, scale)
             paired = cell.get("paired")
             if paired is None:
                 table.add_row(row["label"], variant, figure, "(base)", "", "")
                 continue
-            dci = paired.get("ci95")
-            delta = _signed(paired.get("difference"), scale) + (
-                f" [{_signed(dci[0], scale)}, {_signed(dci[1], scale)}]" if dci else "")
+            delta = delta_text(paired, scale)
             p, p_holm = paired.get("p"), paired.get("p_holm")
             tested = "—" if p is None else f"{paired['test']} {p:.3g} ({'—' if p_holm is None else f'{p_holm:.3g}'})"
             excluded = "—" if paired.get("n_excluded") is None else str(paired["n_excluded"])

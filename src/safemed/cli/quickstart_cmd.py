@@ -13,11 +13,15 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from safemed.cli.display import console, err_console
 from safemed.errors import SafemedError
+
+if TYPE_CHECKING:
+    from safemed.cli.quickstart_stages import Context, StageResult
 
 
 @click.command("quickstart")
@@ -58,7 +62,7 @@ def quickstart_command(out: Path, model: str, data_dir: Path | None, judge: str,
     train = train_available() and not no_train and trainable
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
-    env = {k: v for k, v in os.environ.items()}
+    env = dict(os.environ)
     env.update({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
                 "TOKENIZERS_PARALLELISM": "false", "SAFEMED_CACHE_DIR": str(out / "cache")})
     if folder is not None:
@@ -114,20 +118,14 @@ def quickstart_command(out: Path, model: str, data_dir: Path | None, judge: str,
     _next_steps(ctx)
 
 
-def _line(i: int, n: int, result: object) -> str:
-    from safemed.cli.quickstart_stages import StageResult
-
-    assert isinstance(result, StageResult)
+def _line(i: int, n: int, result: StageResult) -> str:
     mark = {"done": "[green]✓[/]", "reused": "[cyan]↺[/]", "skipped": "[yellow]–[/]"}[result.status]
     when = f"{result.seconds:.0f} s" if result.status == "done" else result.status
     note = f" ({result.note})" if result.note else ""
     return f"{mark} [{i:>2}/{n}] {result.title}: {when}{note}"
 
 
-def _next_steps(ctx: object) -> None:
-    from safemed.cli.quickstart_stages import Context
-
-    assert isinstance(ctx, Context)
+def _next_steps(ctx: Context) -> None:
     report = ctx.path("report", "report.html")
     ablation = ctx.path("eval", "ablation.md")
     console.print(f"\n[bold]Evidence package[/]: {report}  (open it in a browser; it works offline)")

@@ -33,6 +33,7 @@ from typing import Any
 
 from safemed.artifacts import atomic_write_json, atomic_write_text
 from safemed.errors import SafemedError
+from safemed.jsonl import read_jsonl_objects
 
 TRAIN_MODULES = ("torch", "transformers", "trl", "peft")
 """What the ``[train]`` extra brings; without them the training stages are skipped."""
@@ -129,7 +130,7 @@ def _write_yaml(path: Path, data: dict[str, Any]) -> Path:
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [row for _, row in read_jsonl_objects(path)]
 
 
 def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
@@ -164,12 +165,10 @@ def stage_generate(ctx: Context) -> None:
 
 def reference_explanations(gold: dict[str, str]) -> dict[str, str]:
     """The bundled explanation of each seed question (its correct demo trace), for the simulated panel."""
-    references: dict[str, str] = {}
-    for row in _read_jsonl(_sample("safemed.curate", "demo_traces.jsonl")):
-        item = str(row["item_id"])
-        if "".join(sorted(set(str(row["answer"]).upper()))) == gold.get(item) and not row.get("flaw"):
-            references[item] = str(row["reasoning"])
-    return references
+    from safemed.curate.demo import read_demo_traces
+
+    return {item: str(row["reasoning"]) for item, attempts in read_demo_traces().items() for row in attempts
+            if "".join(sorted(set(str(row["answer"]).upper()))) == gold.get(item) and not row.get("flaw")}
 
 
 def stage_review(ctx: Context) -> None:
@@ -464,12 +463,11 @@ def record(ctx: Context, results: list[StageResult]) -> None:
     """``OUT/stages.json``: each stage's status and wall time, this run's and the first run's."""
     path = ctx.path("stages.json")
     previous = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    first = {row["key"]: row for row in previous.get("stages", []) if row.get("status") == "done"}
-    first.update({row["key"]: row for row in previous.get("first_run", [])})
+    first = {row["key"]: row for row in previous.get("first_run", [])}
     rows = [{"key": r.key, "title": r.title, "status": r.status, "seconds": round(r.seconds, 1), "note": r.note}
             for r in results]
     for row in rows:
         if row["status"] == "done":
             first[row["key"]] = row
     atomic_write_json(path, {"model": ctx.model, "train": ctx.train, "sizes": ctx.sizes.__dict__, "stages": rows,
-                             "first_run": [first[r["key"]] for r in rows if r["key"] in first]})
+                             "first_run": [first[s.key] for s in STAGES if s.key in first]})

@@ -588,6 +588,19 @@ def _signed(value: float | None, scale: str) -> str:
     return f"{100 * value:+.1f}" if scale == "proportion" else f"{value:+.2f}"
 
 
+def figure_text(cell: dict[str, Any], scale: str) -> str:
+    """A cell's figure with its CI (``35.0 [18.1, 56.7]``; proportions in %), as the tables show it."""
+    ci = cell.get("ci95")
+    return _pct(cell.get("value"), scale) + (f" [{_pct(ci[0], scale)}, {_pct(ci[1], scale)}]" if ci else "")
+
+
+def delta_text(paired: dict[str, Any], scale: str) -> str:
+    """A paired difference with its CI (``+5.0 [-10.0, +20.0]``; proportions in percentage points)."""
+    dci = paired.get("ci95")
+    return _signed(paired.get("difference"), scale) + (
+        f" [{_signed(dci[0], scale)}, {_signed(dci[1], scale)}]" if dci else "")
+
+
 def _p(value: float | None) -> str:
     return "—" if value is None else f"{value:.3g}"
 
@@ -605,15 +618,12 @@ def render_markdown(table: dict[str, Any]) -> str:
     for row in table["rows"]:
         scale = row["scale"]
         for variant, cell in row["cells"].items():
-            ci = cell.get("ci95")
-            figure = _pct(cell.get("value"), scale) + (f" [{_pct(ci[0], scale)}, {_pct(ci[1], scale)}]" if ci else "")
+            figure = figure_text(cell, scale)
             paired = cell.get("paired")
             if paired is None:
                 delta, test, p, p_holm, n_paired, n_excl = "(base)", "", "", "", "", ""
             else:
-                dci = paired.get("ci95")
-                delta = _signed(paired.get("difference"), scale) + (
-                    f" [{_signed(dci[0], scale)}, {_signed(dci[1], scale)}]" if dci else "")
+                delta = delta_text(paired, scale)
                 test, p, p_holm = paired["test"], _p(paired.get("p")), _p(paired.get("p_holm"))
                 n_paired = str(paired.get("n_paired"))
                 n_excl = "—" if paired.get("n_excluded") is None else str(paired["n_excluded"])

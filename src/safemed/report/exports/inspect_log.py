@@ -151,6 +151,23 @@ def _answered(out: dict[str, Any], run: RunFolder, messages: list[dict[str, Any]
         out["model_usage"] = {run.model: usage}
 
 
+def _failed(out: dict[str, Any], run: RunFolder, message: str) -> None:
+    out["output"] = {"model": run.model, "choices": [], "completion": ""}
+    out["error"] = _error(message)
+
+
+def _single_turn(out: dict[str, Any], run: RunFolder, prompt: str, row: dict[str, Any]) -> bool:
+    """The user prompt and the model's reply as the sample's messages and output; False (the sample
+    marked errored) when the request failed after every retry."""
+    response = row.get("response")
+    if response is None:
+        _failed(out, run, str(row.get("error") or "the request failed after every retry"))
+        return False
+    _answered(out, run, [_message(out["id"], 1, "user", prompt),
+                         _message(out["id"], 2, "assistant", str(response), run.model)], str(response), row)
+    return True
+
+
 def mcq_sample(run: RunFolder, sample: Sample, ids: SampleIds) -> dict[str, Any]:
     row = sample.row
     source_id = run.field_of(sample, "id", str)
@@ -158,13 +175,8 @@ def mcq_sample(run: RunFolder, sample: Sample, ids: SampleIds) -> dict[str, Any]
     gold = run.field_of(sample, "gold", str)
     out = _base_sample(ids(source_id), source_id, sample, prompt, gold,
                        {k: row[k] for k in ("subject", "letter_map", "cache_hit") if row.get(k) is not None})
-    response = row.get("response")
-    if response is None:
-        out["output"] = {"model": run.model, "choices": [], "completion": ""}
-        out["error"] = _error(str(row.get("error") or "the request failed after every retry"))
+    if not _single_turn(out, run, prompt, row):
         return out
-    _answered(out, run, [_message(out["id"], 1, "user", prompt),
-                         _message(out["id"], 2, "assistant", str(response), run.model)], str(response), row)
     correct = run.field_of(sample, "correct", bool)
     score: dict[str, Any] = {"value": "C" if correct else "I", "metadata": {"invalid": bool(row.get("invalid"))},
                              "history": []}
@@ -182,13 +194,8 @@ def safety_sample(run: RunFolder, sample: Sample, ids: SampleIds) -> dict[str, A
     prompt = run.field_of(sample, "prompt", str)
     meta = {k: row.get(k) for k in ("category", "subset", "expected", "language", "judge_kind", "cache_hit")}
     out = _base_sample(ids(source_id), source_id, sample, prompt, str(row.get("expected") or ""), meta)
-    response = row.get("response")
-    if response is None:
-        out["output"] = {"model": run.model, "choices": [], "completion": ""}
-        out["error"] = _error(str(row.get("error") or "the request failed after every retry"))
+    if not _single_turn(out, run, prompt, row):
         return out
-    _answered(out, run, [_message(out["id"], 1, "user", prompt),
-                         _message(out["id"], 2, "assistant", str(response), run.model)], str(response), row)
     judges = run.field_of(sample, "judges", list)
     scores = {str(j["judge"]): judge_score(j) for j in judges}
     kind = str(row.get("judge_kind") or "panel")
@@ -214,8 +221,7 @@ def redteam_sample(run: RunFolder, sample: Sample, ids: SampleIds) -> dict[str, 
     out = _base_sample(sid, seed_id, sample, messages or str(row.get("seed_prompt") or ""), "refuse", meta)
     if row.get("error") is not None or not replied:
         out["messages"] = messages
-        out["output"] = {"model": run.model, "choices": [], "completion": ""}
-        out["error"] = _error(str(row.get("error") or "no model reply to judge"))
+        _failed(out, run, str(row.get("error") or "no model reply to judge"))
         return out
     text = str(conversation[-1].get("content"))
     _answered(out, run, [*messages, _message(sid, len(messages) + 1, "assistant", text, run.model)], text, row)
