@@ -166,9 +166,10 @@ def stage_generate(ctx: Context) -> None:
 def reference_explanations(gold: dict[str, str]) -> dict[str, str]:
     """The bundled explanation of each seed question (its correct demo trace), for the simulated panel."""
     from safemed.curate.demo import read_demo_traces
+    from safemed.curate.simulate import answer_letters
 
     return {item: str(row["reasoning"]) for item, attempts in read_demo_traces().items() for row in attempts
-            if "".join(sorted(set(str(row["answer"]).upper()))) == gold.get(item) and not row.get("flaw")}
+            if answer_letters(row["answer"]) == gold.get(item) and not row.get("flaw")}
 
 
 def stage_review(ctx: Context) -> None:

@@ -30,6 +30,7 @@ from safemed.curate.adjudicate import queue_condition
 from safemed.curate.assign import AssignmentPlan, Reviewer, iter_assignments, norm
 from safemed.curate.reviews import record_reviews
 from safemed.curate.seeds import import_seeds
+from safemed.curate.simulate import answer_letters
 from safemed.curate.view import HAS_ITEM, OPEN, CurationView, I, append_consistent, open_view
 from safemed.errors import DataError
 from safemed.jsonl import read_jsonl_objects
@@ -91,7 +92,7 @@ def trace_records(items: Iterable[Item], attempts: dict[str, list[dict[str, Any]
         failures = 0
         for row in rows:
             number = int(row["attempt"])
-            answer = "".join(sorted(set(str(row["answer"]).upper())))
+            answer = answer_letters(row["answer"])
             trace = Trace(id=f"{item.id}#t{number}", item_id=item.id, model=DEMO_MODEL,
                           parameters={"source": "demo_traces.jsonl"}, reasoning=str(row["reasoning"]),
                           answer=answer)

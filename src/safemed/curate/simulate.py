@@ -58,7 +58,8 @@ def _rng(seed: int, *parts: str) -> np.random.Generator:
     return np.random.default_rng(int.from_bytes(digest[:8], "big"))
 
 
-def _norm_answer(value: Any) -> str:
+def answer_letters(value: Any) -> str:
+    """An answer as its sorted, distinct capital letters (``"ca"`` → ``"AC"``), the form gold answers take."""
     return "".join(sorted(set(str(value or "").upper())))
 
 
@@ -70,7 +71,7 @@ def simulate_review(row: dict[str, Any], *, gold: str | None, seed: int = 0,
     trace_rng, reviewer_rng = _rng(seed, "trace", trace_id), _rng(seed, "reviewer", who)
     review_rng = _rng(seed, "review", trace_id, who)
     reasoning = str(row.get("reasoning") or "")
-    correct = gold is not None and _norm_answer(row.get("answer")) == _norm_answer(gold)
+    correct = gold is not None and answer_letters(row.get("answer")) == answer_letters(gold)
     quality = (4.2 if correct else 2.4) - (0.6 if not reasoning.strip() else 0.0) + trace_rng.normal(0, 0.5)
     bias = reviewer_rng.normal(0, 0.4)
     dims = list(row["scores"])
